@@ -1,0 +1,128 @@
+/**
+ * Where a model's parameters come from. A family declares each parameter once, by its
+ * Hugging Face name, shape and initialiser; a `ParameterSource` either reads it from a
+ * checkpoint (checking the shape) or initialises it for training from scratch.
+ */
+import { allocate, shapeString, sizeOf, Tensor, Random } from '../core/index.js';
+import type { DType } from '../core/index.js';
+
+export type Init =
+  | { kind: 'normal'; std: number }
+  | { kind: 'uniform'; lo: number; hi: number }
+  | { kind: 'constant'; value: number }
+  /** Element-wise formula of the flat index (e.g. Mamba's A_log = log(1..N)). */
+  | { kind: 'formula'; at: (index: number) => number };
+
+export const normal = (std: number): Init => ({ kind: 'normal', std });
+export const constant = (value: number): Init => ({ kind: 'constant', value });
+export const zeros: Init = constant(0);
+export const ones: Init = constant(1);
+
+/** A weight that is missing or has the wrong shape; the message names the tensor. */
+export class WeightError extends Error {
+  override name = 'WeightError';
+}
+
+export interface ParameterSource {
+  readonly dtype: DType;
+  /** Whether an optional tensor (a bias, an untied head) is present. */
+  has(name: string): boolean;
+  take(name: string, shape: readonly number[], init: Init): Tensor;
+}
+
+/** What a checkpoint reader must offer (see src/io/checkpoint.ts). */
+export interface TensorStore {
+  has(name: string): boolean;
+  info(name: string): { shape: number[] };
+  readFloat(name: string, dtype: DType): Float32Array | Float64Array;
+}
+
+export class StoreSource implements ParameterSource {
+  constructor(
+    private readonly store: TensorStore,
+    readonly dtype: DType,
+  ) {}
+
+  has(name: string): boolean {
+    return this.store.has(name);
+  }
+
+  take(name: string, shape: readonly number[]): Tensor {
+    if (!this.store.has(name)) throw new WeightError(`missing tensor '${name}' (expected shape ${shapeString(shape)})`);
+    const found = this.store.info(name).shape;
+    if (sizeOf(found) !== sizeOf(shape) || !sameDims(found, shape)) {
+      throw new WeightError(`tensor '${name}' has shape ${shapeString(found)}, expected ${shapeString(shape)}`);
+    }
+    return new Tensor(this.store.readFloat(name, this.dtype), shape);
+  }
+}
+
+function sameDims(found: readonly number[], expected: readonly number[]): boolean {
+  return found.length === expected.length && found.every((d, i) => d === expected[i]);
+}
+
+/** Fresh parameters from their initialisers, seeded. */
+export class InitSource implements ParameterSource {
+  private readonly rng: Random;
+
+  constructor(
+    seed: number,
+    readonly dtype: DType,
+  ) {
+    this.rng = new Random(seed);
+  }
+
+  has(): boolean {
+    return true;
+  }
+
+  take(_name: string, shape: readonly number[], init: Init): Tensor {
+    const data = allocate(this.dtype, sizeOf(shape));
+    for (let i = 0; i < data.length; i++) {
+      switch (init.kind) {
+        case 'normal':
+          data[i] = init.std * this.rng.normal();
+          break;
+        case 'uniform':
+          data[i] = init.lo + (init.hi - init.lo) * this.rng.next();
+          break;
+        case 'constant':
+          data[i] = init.value;
+          break;
+        case 'formula':
+          data[i] = init.at(i);
+          break;
+      }
+    }
+    return new Tensor(data, shape);
+  }
+}
+
+/**
+ * Wraps a source and remembers every parameter taken, keyed by its Hugging Face name, so a
+ * model can list, train and save its parameters without a second declaration.
+ */
+export class ParameterRegistry {
+  readonly tensors = new Map<string, Tensor>();
+
+  constructor(readonly source: ParameterSource) {}
+
+  get dtype(): DType {
+    return this.source.dtype;
+  }
+
+  has(name: string): boolean {
+    return this.source.has(name);
+  }
+
+  take(name: string, shape: readonly number[], init: Init): Tensor {
+    const t = this.source.take(name, shape, init);
+    this.tensors.set(name, t);
+    return t;
+  }
+
+  /** A parameter that exists only when `present` (e.g. `use_bias`). */
+  optional(present: boolean, name: string, shape: readonly number[], init: Init): Tensor | null {
+    return present ? this.take(name, shape, init) : null;
+  }
+}
