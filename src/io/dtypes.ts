@@ -1,6 +1,6 @@
 // safetensors dtypes: names, sizes, and per-element codecs for the ones this library reads
 // and writes. Pure module. All data is little-endian; DataView handles any alignment.
-import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from './half.ts';
+import { bf16ToNumber, f16ToNumber, numberToBf16, numberToF16 } from './half.js';
 
 /** Every dtype name the reference implementation accepts (exact, uppercase), with its bit size. */
 export const DTYPE_BITS = {

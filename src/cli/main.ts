@@ -1,0 +1,34 @@
+/** The `iattn` command line: every command of the contract, one-line errors, non-zero exits. */
+import { Command, CommanderError } from 'commander';
+import { registerGenerate } from './commands/generate.js';
+import { registerInfo } from './commands/info.js';
+import { registerPerplexity } from './commands/perplexity.js';
+import { describeFailure } from './errors.js';
+
+export function buildProgram(): Command {
+  const program = new Command('iattn')
+    .description('Implicit attention for gated-linear RNNs (Mamba, Mamba2, RWKV, Griffin …): run checkpoints, extract attention, explain predictions')
+    .version('0.1.0')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  registerInfo(program);
+  registerPerplexity(program);
+  registerGenerate(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    // Commander has already printed its own one-line message (unknown option, missing argument, help).
+    if (error instanceof CommanderError) return error.exitCode;
+    process.stderr.write(`iattn: ${describeFailure(error)}\n`);
+    if (process.env.IATTN_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

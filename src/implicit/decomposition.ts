@@ -1,0 +1,70 @@
+/**
+ * The unified implicit-attention formulation (Zimerman, Ali & Wolf, ICLR 2025, §3; spec
+ * implicit-attention.md §1): after freezing every data-dependent quantity, a gated-linear
+ * mixer's channel c maps its values v^c to its pre-output by a lower-triangular matrix
+ *
+ *     H^c = diag(gate^c) · (core^c + skip^c·I) · diag(act^c) · M^c,   pre_out^c = H^c v^c + bias^c
+ *
+ * Each family supplies the pieces (its `core` is what differs: S6, SSD head, WKV softmax,
+ * RG-LRU decay products); the variants, rows, bias and aggregations are built once, here
+ * and in compose.ts.
+ */
+import type { FloatArray, Tensor } from '../core/index.js';
+
+/**
+ * Variants of the formulation:
+ * - `paper`: what the official code builds — gate · core · act · conv (no skip, no conv bias);
+ * - `exact`: adds the skip (Mamba's D) and the conv-bias vector, reconstructing pre_out exactly;
+ * - `hidden`: the core alone (S6 of "The Hidden Attention of Mamba Models"; per head for Mamba2);
+ * - ablations of the paper variant without the conv (M → I), the gate, or the activation.
+ */
+export const VARIANTS = ['paper', 'exact', 'hidden', 'without-conv', 'without-gate', 'without-act'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+/** Per-channel decomposition of one recurrent mixer on one input batch. Arrays are [B, L, C] row-major. */
+export interface RecurrentDecomposition {
+  readonly kind: 'recurrent';
+  /** The mixer kind (mamba, falcon_mamba, mamba2, rwkv, rglru, …). */
+  readonly mixer: string;
+  readonly batch: number;
+  readonly length: number;
+  readonly channels: number;
+  /** Number of distinct core matrices (= channels, or heads when channels share one). */
+  readonly cores: number;
+  /** Which core channel c uses. */
+  coreIndex(c: number): number;
+  /** Row t of core k for batch b: out[s] for s ≤ t (entries s > t are left as they are). */
+  coreRow(b: number, k: number, t: number, out: Float64Array): void;
+  /** Core k for batch b as a full L×L matrix: out[t·L + s], zero above the diagonal. */
+  coreMatrix(b: number, k: number, out: Float64Array): void;
+  /** Left diagonal (output gate) [B, L, C], or null. */
+  readonly gate: FloatArray | null;
+  /** Right diagonal (the activation folded as σ(c)) [B, L, C], or null. */
+  readonly act: FloatArray | null;
+  /** Depthwise causal conv taps [C, K] (index K−1 = current token), or null. */
+  readonly convWeight: FloatArray | null;
+  readonly convK: number;
+  /** Conv bias [C], or null. */
+  readonly convBias: FloatArray | null;
+  /** Skip added to the core's diagonal in the exact variant [C], or null. */
+  readonly skip: FloatArray | null;
+  /** v: what H multiplies [B, L, C]. */
+  readonly values: Tensor;
+  /** The mixer's real pre-output [B, L, C] (what H·v + bias must reconstruct). */
+  readonly preOut: Tensor;
+  /** Channels per head, for per-head aggregation (1 when there are no heads). */
+  readonly channelsPerHead: number;
+}
+
+/** A real softmax attention layer (RecurrentGemma's local attention), per head. */
+export interface AttentionDecomposition {
+  readonly kind: 'attention';
+  readonly mixer: string;
+  readonly batch: number;
+  readonly length: number;
+  readonly heads: number;
+  /** Softmax probabilities [B, heads, L, L], zero outside the causal window. */
+  readonly weights: Tensor;
+}
+
+export type LayerDecomposition = RecurrentDecomposition | AttentionDecomposition;

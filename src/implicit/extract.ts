@@ -1,0 +1,143 @@
+/**
+ * Extracting implicit attention from a layer's decomposition without waste: full matrices or
+ * one query row, for all or selected channels, kept whole or aggregated while streaming over
+ * channels (mean, mean |·|, per head), with a memory estimate checked before allocating.
+ */
+import { allocate, ShapeError } from '../core/index.js';
+import type { DType, FloatArray } from '../core/index.js';
+import { channelBias, channelMatrix, channelRow, CoreCache, matrixCount, rowBias } from './compose.js';
+import type { LayerDecomposition, RecurrentDecomposition, Variant } from './decomposition.js';
+
+/**
+ * none: every selected channel; mean: signed channel mean; mean-abs: mean of |H| (what the
+ * paper's figures show); head-mean: mean over each head's channels (heads for attention layers).
+ */
+export const REDUCTIONS = ['none', 'mean', 'mean-abs', 'head-mean'] as const;
+export type Reduce = (typeof REDUCTIONS)[number];
+
+export interface ExtractOptions {
+  variant: Variant;
+  reduce: Reduce;
+  /** A query position: only row t of every matrix (O(L) memory per channel). Omit for full matrices. */
+  row?: number;
+  /** Restrict to these channels (cores for `hidden`, heads for attention layers). */
+  channels?: number[];
+  /** Refuse work whose result would exceed this many bytes (default 1 GiB). */
+  memoryBudget?: number;
+  dtype?: DType;
+}
+
+export interface Extraction {
+  /** [B, C, L, L] / [B, L, L] / [B, heads, L, L], or with `row`: [B, C, L] / [B, L] / [B, heads, L]. */
+  shape: number[];
+  data: FloatArray;
+  /** The exact variant's bias [B, L, C] (all channels), when the variant is `exact` and full matrices were asked. */
+  bias?: FloatArray;
+}
+
+export const DEFAULT_MEMORY_BUDGET = 1024 ** 3;
+
+export class MemoryBudgetError extends Error {
+  override name = 'MemoryBudgetError';
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (bytes >= 1024 && i < units.length - 1) {
+    bytes /= 1024;
+    i++;
+  }
+  return `${bytes.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+export function extract(d: LayerDecomposition, options: ExtractOptions): Extraction {
+  const dtype = options.dtype ?? 'float32';
+  const L = d.length;
+  const count = d.kind === 'recurrent' ? matrixCount(d, options.variant) : d.heads;
+  const selected = options.channels ?? range(count);
+  for (const c of selected) if (!(Number.isInteger(c) && c >= 0 && c < count)) throw new ShapeError(`channel ${c} is outside [0, ${count})`);
+  if (options.row !== undefined && !(Number.isInteger(options.row) && options.row >= 0 && options.row < L)) {
+    throw new ShapeError(`row ${options.row} is outside the sequence [0, ${L})`);
+  }
+  const groups = outputGroups(d, options, selected);
+  const perMatrix = options.row === undefined ? L * L : L;
+  const bytes = d.batch * groups.length * perMatrix * (dtype === 'float64' ? 8 : 4) + 2 * L * L * 8;
+  const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  if (bytes > budget) {
+    throw new MemoryBudgetError(
+      `implicit attention of ${groups.length} matrices × ${options.row === undefined ? `${L}×${L}` : `${L}`} × batch ${d.batch} needs about ${formatBytes(bytes)} (budget ${formatBytes(budget)}); ` +
+        'use row mode (--row last), an aggregate (--reduce mean or mean-abs), fewer channels (--channel) or fewer layers, or raise the budget',
+    );
+  }
+  const out = allocate(dtype, d.batch * groups.length * perMatrix);
+  const buffer = new Float64Array(perMatrix);
+  const cache = d.kind === 'recurrent' ? new CoreCache(d) : null;
+  for (let b = 0; b < d.batch; b++) {
+    groups.forEach((members, g) => {
+      const target = (b * groups.length + g) * perMatrix;
+      for (const c of members) {
+        matrixOf(d, b, c, options, buffer, cache);
+        const weight = 1 / members.length;
+        const useAbs = options.reduce === 'mean-abs';
+        for (let i = 0; i < perMatrix; i++) out[target + i] += weight * (useAbs ? Math.abs(buffer[i]) : buffer[i]);
+      }
+    });
+  }
+  const shape = options.reduce === 'mean' || options.reduce === 'mean-abs' ? [d.batch] : [d.batch, groups.length];
+  const result: Extraction = { shape: options.row === undefined ? [...shape, L, L] : [...shape, L], data: out };
+  if (d.kind === 'recurrent' && options.variant === 'exact' && options.row === undefined) result.bias = biasOf(d, cache!, dtype);
+  return result;
+}
+
+/** Which source matrices are averaged into each output matrix. */
+function outputGroups(d: LayerDecomposition, options: ExtractOptions, selected: number[]): number[][] {
+  switch (options.reduce) {
+    case 'none':
+      return selected.map((c) => [c]);
+    case 'mean':
+    case 'mean-abs':
+      return [selected];
+    case 'head-mean': {
+      const perHead = d.kind === 'recurrent' && options.variant !== 'hidden' ? d.channelsPerHead : 1;
+      const heads = new Map<number, number[]>();
+      for (const c of selected) heads.set(Math.floor(c / perHead), [...(heads.get(Math.floor(c / perHead)) ?? []), c]);
+      return [...heads.values()];
+    }
+  }
+}
+
+function matrixOf(d: LayerDecomposition, b: number, c: number, options: ExtractOptions, out: Float64Array, cache: CoreCache | null): void {
+  if (d.kind === 'attention') {
+    const L = d.length;
+    const base = ((b * d.heads + c) * L + (options.row ?? 0)) * L;
+    out.set(d.weights.data.subarray(base, base + out.length));
+    return;
+  }
+  if (options.row === undefined) channelMatrix(d, b, c, options.variant, out, cache ?? undefined);
+  else channelRow(d, b, c, options.row, options.variant, out);
+}
+
+function biasOf(d: RecurrentDecomposition, cache: CoreCache, dtype: DType): FloatArray {
+  const { batch: B, length: L, channels: C } = d;
+  const bias = allocate(dtype, B * L * C);
+  const column = new Float64Array(L);
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < C; c++) {
+      channelBias(d, b, c, column, cache);
+      for (let t = 0; t < L; t++) bias[(b * L + t) * C + c] = column[t];
+    }
+  }
+  return bias;
+}
+
+/** The exact variant's bias at row t for every channel: [B, C]. */
+export function rowBiasAll(d: RecurrentDecomposition, t: number): Float64Array {
+  const out = new Float64Array(d.batch * d.channels);
+  for (let b = 0; b < d.batch; b++) for (let c = 0; c < d.channels; c++) out[b * d.channels + c] = rowBias(d, b, c, t);
+  return out;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
