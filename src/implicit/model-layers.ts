@@ -7,8 +7,12 @@ import { ShapeError } from '../core/index.js';
 import type { Tensor } from '../core/index.js';
 import type { DecoderLM, Sublayer, Trace } from '../models/index.js';
 import type { MambaMixer } from '../models/mamba.js';
+import type { Mamba2Mixer } from '../models/mamba2.js';
+import type { RwkvTimeMix } from '../models/rwkv.js';
 import type { LayerDecomposition } from './decomposition.js';
 import { mambaDecomposition } from './families/mamba.js';
+import { mamba2Decomposition } from './families/mamba2.js';
+import { rwkvDecomposition } from './families/rwkv.js';
 
 type Decomposer = (sublayer: Sublayer, x: Tensor) => LayerDecomposition;
 
@@ -18,6 +22,8 @@ const mixerOf = <M>(sublayer: Sublayer): M => (sublayer as unknown as { mixer: M
 const DECOMPOSERS: Record<string, Decomposer> = {
   mamba: (s, x) => mambaDecomposition('mamba', mixerOf<MambaMixer>(s).internals(x)),
   falcon_mamba: (s, x) => mambaDecomposition('falcon_mamba', mixerOf<MambaMixer>(s).internals(x)),
+  mamba2: (s, x) => mamba2Decomposition(mixerOf<Mamba2Mixer>(s).internals(x)),
+  rwkv: (s, x) => rwkvDecomposition(mixerOf<RwkvTimeMix>(s).internals(x)),
 };
 
 export interface MixerLayer {
