@@ -29,26 +29,29 @@ function factors(d: RecurrentDecomposition, variant: Variant, c: number): Factor
 }
 
 /**
- * Reuses the last computed core when consecutive channels share it (Mamba2's heads), so a
- * sweep over channels computes each core once.
+ * Reuses the last computed core (or core row) when consecutive channels share it (Mamba2's
+ * heads), so a sweep over channels computes each core once.
  */
 export class CoreCache {
-  private key = -1;
-  private batch = -1;
-  readonly matrix: Float64Array;
+  private key = '';
+  readonly buffer: Float64Array;
 
-  constructor(private readonly d: RecurrentDecomposition) {
-    this.matrix = new Float64Array(d.length * d.length);
+  constructor(
+    private readonly d: RecurrentDecomposition,
+    private readonly row?: number,
+  ) {
+    this.buffer = new Float64Array(row === undefined ? d.length * d.length : d.length);
   }
 
   get(b: number, k: number): Float64Array {
-    if (k !== this.key || b !== this.batch) {
-      this.matrix.fill(0);
-      this.d.coreMatrix(b, k, this.matrix);
-      this.key = k;
-      this.batch = b;
+    const key = `${b}:${k}`;
+    if (key !== this.key) {
+      this.buffer.fill(0);
+      if (this.row === undefined) this.d.coreMatrix(b, k, this.buffer);
+      else this.d.coreRow(b, k, this.row, this.buffer);
+      this.key = key;
     }
-    return this.matrix;
+    return this.buffer;
   }
 }
 
@@ -66,10 +69,14 @@ export function channelMatrix(d: RecurrentDecomposition, b: number, c: number, v
 }
 
 /** Row t of H of channel c (core c for `hidden`) of batch b into `out` [L] (zero after t). */
-export function channelRow(d: RecurrentDecomposition, b: number, c: number, t: number, variant: Variant, out: Float64Array): void {
+export function channelRow(d: RecurrentDecomposition, b: number, c: number, t: number, variant: Variant, out: Float64Array, cache?: CoreCache): void {
   const f = factors(d, variant, c);
-  out.fill(0);
-  d.coreRow(b, f.core, t, out);
+  if (cache !== undefined) {
+    out.set(cache.get(b, f.core));
+  } else {
+    out.fill(0);
+    d.coreRow(b, f.core, t, out);
+  }
   transformRow(d, b, c, t, f, out, 0);
 }
 

@@ -10,9 +10,10 @@ import type { LayerDecomposition, RecurrentDecomposition, Variant } from './deco
 
 /**
  * none: every selected channel; mean: signed channel mean; mean-abs: mean of |H| (what the
- * paper's figures show); head-mean: mean over each head's channels (heads for attention layers).
+ * paper's figures show); mean-positive: mean of clamp(H, 0) (the explanation recipes' a_ℓ);
+ * head-mean: mean over each head's channels (heads for attention layers).
  */
-export const REDUCTIONS = ['none', 'mean', 'mean-abs', 'head-mean'] as const;
+export const REDUCTIONS = ['none', 'mean', 'mean-abs', 'mean-positive', 'head-mean'] as const;
 export type Reduce = (typeof REDUCTIONS)[number];
 
 export interface ExtractOptions {
@@ -72,19 +73,20 @@ export function extract(d: LayerDecomposition, options: ExtractOptions): Extract
   }
   const out = allocate(dtype, d.batch * groups.length * perMatrix);
   const buffer = new Float64Array(perMatrix);
-  const cache = d.kind === 'recurrent' ? new CoreCache(d) : null;
+  const cache = d.kind === 'recurrent' ? new CoreCache(d, options.row) : null;
   for (let b = 0; b < d.batch; b++) {
     groups.forEach((members, g) => {
       const target = (b * groups.length + g) * perMatrix;
       for (const c of members) {
         matrixOf(d, b, c, options, buffer, cache);
         const weight = 1 / members.length;
-        const useAbs = options.reduce === 'mean-abs';
-        for (let i = 0; i < perMatrix; i++) out[target + i] += weight * (useAbs ? Math.abs(buffer[i]) : buffer[i]);
+        if (options.reduce === 'mean-abs') for (let i = 0; i < perMatrix; i++) out[target + i] += weight * Math.abs(buffer[i]);
+        else if (options.reduce === 'mean-positive') for (let i = 0; i < perMatrix; i++) out[target + i] += weight * Math.max(0, buffer[i]);
+        else for (let i = 0; i < perMatrix; i++) out[target + i] += weight * buffer[i];
       }
     });
   }
-  const shape = options.reduce === 'mean' || options.reduce === 'mean-abs' ? [d.batch] : [d.batch, groups.length];
+  const shape = options.reduce === 'mean' || options.reduce === 'mean-abs' || options.reduce === 'mean-positive' ? [d.batch] : [d.batch, groups.length];
   const result: Extraction = { shape: options.row === undefined ? [...shape, L, L] : [...shape, L], data: out };
   if (d.kind === 'recurrent' && options.variant === 'exact' && options.row === undefined) result.bias = biasOf(d, cache!, dtype);
   return result;
@@ -97,6 +99,7 @@ function outputGroups(d: LayerDecomposition, options: ExtractOptions, selected: 
       return selected.map((c) => [c]);
     case 'mean':
     case 'mean-abs':
+    case 'mean-positive':
       return [selected];
     case 'head-mean': {
       const perHead = d.kind === 'recurrent' && options.variant !== 'hidden' ? d.channelsPerHead : 1;
@@ -115,7 +118,7 @@ function matrixOf(d: LayerDecomposition, b: number, c: number, options: ExtractO
     return;
   }
   if (options.row === undefined) channelMatrix(d, b, c, options.variant, out, cache ?? undefined);
-  else channelRow(d, b, c, options.row, options.variant, out);
+  else channelRow(d, b, c, options.row, options.variant, out, cache ?? undefined);
 }
 
 function biasOf(d: RecurrentDecomposition, cache: CoreCache, dtype: DType): FloatArray {

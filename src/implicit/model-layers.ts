@@ -6,24 +6,35 @@ import * as F from '../core/index.js';
 import { ShapeError } from '../core/index.js';
 import type { Tensor } from '../core/index.js';
 import type { DecoderLM, Sublayer, Trace } from '../models/index.js';
+import type { GatedAttention } from '../models/gla.js';
 import type { MambaMixer } from '../models/mamba.js';
 import type { Mamba2Mixer } from '../models/mamba2.js';
+import type { LocalAttention } from '../models/local-attention.js';
+import type { RecurrentBlock } from '../models/recurrent-gemma.js';
 import type { RwkvTimeMix } from '../models/rwkv.js';
 import type { LayerDecomposition } from './decomposition.js';
+import { gatedLinearAttentionDecomposition } from './families/gla.js';
 import { mambaDecomposition } from './families/mamba.js';
 import { mamba2Decomposition } from './families/mamba2.js';
+import { localAttentionDecomposition, rglruDecomposition } from './families/rglru.js';
 import { rwkvDecomposition } from './families/rwkv.js';
 
 type Decomposer = (sublayer: Sublayer, x: Tensor) => LayerDecomposition;
 
 const mixerOf = <M>(sublayer: Sublayer): M => (sublayer as unknown as { mixer: M }).mixer;
 
+const mambaLike = (kind: string, mixer: MambaMixer, x: Tensor) => mambaDecomposition(kind, mixer.internals(x), (p) => mixer.projectOutput(p));
+
 /** Sequence-mixer kinds that have an implicit (or real) attention, and how to decompose them. */
 const DECOMPOSERS: Record<string, Decomposer> = {
-  mamba: (s, x) => mambaDecomposition('mamba', mixerOf<MambaMixer>(s).internals(x)),
-  falcon_mamba: (s, x) => mambaDecomposition('falcon_mamba', mixerOf<MambaMixer>(s).internals(x)),
+  mamba: (s, x) => mambaLike('mamba', mixerOf<MambaMixer>(s), x),
+  falcon_mamba: (s, x) => mambaLike('falcon_mamba', mixerOf<MambaMixer>(s), x),
   mamba2: (s, x) => mamba2Decomposition(mixerOf<Mamba2Mixer>(s).internals(x)),
   rwkv: (s, x) => rwkvDecomposition(mixerOf<RwkvTimeMix>(s).internals(x)),
+  rglru: (s, x) => rglruDecomposition(mixerOf<RecurrentBlock>(s), x),
+  local_attention: (s, x) => localAttentionDecomposition(mixerOf<LocalAttention>(s), x),
+  gla: (s, x) => gatedLinearAttentionDecomposition('gla', mixerOf<GatedAttention>(s).internals(x)),
+  retnet: (s, x) => gatedLinearAttentionDecomposition('retnet', mixerOf<GatedAttention>(s).internals(x)),
 };
 
 export interface MixerLayer {
@@ -43,27 +54,35 @@ export function mixerLayers(model: DecoderLM): MixerLayer[] {
   return found;
 }
 
-export interface DecomposedModel {
+/** A forward pass whose mixer inputs are kept, so each layer can be decomposed when asked (one at a time saves memory). */
+export interface AttentionRun {
   logits: Tensor;
-  layers: Map<number, LayerDecomposition>;
+  /** Layers with a sequence mixer, in order. */
+  layers: number[];
+  decompose(layer: number): LayerDecomposition;
 }
 
-/** Runs the model on ids [B, L] and decomposes the mixers of `layers` (default: all). */
-export function decomposeModel(model: DecoderLM, ids: Int32Array, batch: number, length: number, layers?: number[]): DecomposedModel {
-  return F.noGrad(() => {
-    const trace: Trace = new Map();
-    const logits = model.forwardIds(ids, batch, length, trace);
-    const mixers = mixerLayers(model);
-    const wanted = layers ?? mixers.map((m) => m.layer);
-    const result = new Map<number, LayerDecomposition>();
-    for (const layer of wanted) {
+/** Runs the model on ids [B, L] (no gradients) and prepares per-layer decompositions. */
+export function runForAttention(model: DecoderLM, ids: Int32Array, batch: number, length: number): AttentionRun {
+  const trace: Trace = new Map();
+  const logits = F.noGrad(() => model.forwardIds(ids, batch, length, trace));
+  const mixers = mixerLayers(model);
+  return {
+    logits,
+    layers: mixers.map((m) => m.layer),
+    decompose(layer) {
       const mixer = mixers.find((m) => m.layer === layer);
       if (mixer === undefined) {
         throw new ShapeError(`layer ${layer} has no sequence mixer with an implicit attention (layers: ${mixers.map((m) => m.layer).join(', ')})`);
       }
       const x = trace.get(`mixer_in.${layer}.${mixer.kind}`)!;
-      result.set(layer, DECOMPOSERS[mixer.kind](mixer.sublayer, x));
-    }
-    return { logits, layers: result };
-  });
+      return F.noGrad(() => DECOMPOSERS[mixer.kind](mixer.sublayer, x));
+    },
+  };
+}
+
+/** Every (or the given) layer's decomposition at once; convenient for small inputs. */
+export function decomposeModel(model: DecoderLM, ids: Int32Array, batch: number, length: number, layers?: number[]): Map<number, LayerDecomposition> {
+  const run = runForAttention(model, ids, batch, length);
+  return new Map((layers ?? run.layers).map((layer) => [layer, run.decompose(layer)]));
 }

@@ -12,18 +12,12 @@ export const ioError = (what: string, cause: unknown): SafetensorsError =>
 
 /** Opens `file` for random-access reads; close() releases the descriptor. */
 export function fileSource(file: string): ByteSource {
-  let fd: number | null;
-  let size: number;
-  try {
-    fd = fs.openSync(file, 'r');
-    size = fs.fstatSync(fd).size;
-  } catch (cause) {
-    throw ioError(`cannot open ${file}`, cause);
-  }
+  const opened = openForReading(file);
+  let fd: number | null = opened.fd;
   return {
-    size,
+    size: opened.size,
     read(offset: number, length: number): Uint8Array {
-      checkRange(size, offset, length);
+      checkRange(opened.size, offset, length);
       if (fd === null) throw new SafetensorsError('CLOSED', `${file} is closed`);
       return readFully(fd, file, offset, length);
     },
@@ -32,6 +26,17 @@ export function fileSource(file: string): ByteSource {
       fd = null;
     },
   };
+}
+
+function openForReading(file: string): { fd: number; size: number } {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    return { fd, size: fs.fstatSync(fd).size };
+  } catch (cause) {
+    if (fd !== undefined) fs.closeSync(fd);
+    throw ioError(`cannot open ${file}`, cause);
+  }
 }
 
 /** readSync may return fewer bytes than asked; loop until done (0 bytes = file shrank). */

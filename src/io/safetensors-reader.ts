@@ -27,7 +27,12 @@ export class SafetensorsReader {
   private closed = false;
 
   protected constructor(private readonly source: ByteSource) {
-    this.header = readHeader(source);
+    try {
+      this.header = readHeader(source);
+    } catch (error) {
+      source.close?.(); // a rejected file must not keep its descriptor open
+      throw error;
+    }
     this.metadata = this.header.metadata;
   }
 
@@ -36,7 +41,7 @@ export class SafetensorsReader {
     return new SafetensorsReader(memorySource(bytes));
   }
 
-  /** A reader over any random-access source; the reader closes it on close(). */
+  /** A reader over any random-access source; the reader closes it on close() or on a bad header. */
   static fromSource(source: ByteSource): SafetensorsReader {
     return new SafetensorsReader(source);
   }

@@ -4,6 +4,8 @@ import { falconMambaFamily, mambaFamily } from './mamba.js';
 import { mamba2Family } from './mamba2.js';
 import { rwkvFamily } from './rwkv.js';
 import { recurrentGemmaFamily } from './recurrent-gemma.js';
+import { glaFamily } from './gla.js';
+import { retnetFamily } from './retnet.js';
 
 // Each family module exports its Family object(s); register them here, one line each.
 registerFamily(mambaFamily);
@@ -11,6 +13,8 @@ registerFamily(falconMambaFamily);
 registerFamily(mamba2Family);
 registerFamily(rwkvFamily);
 registerFamily(recurrentGemmaFamily);
+registerFamily(glaFamily);
+registerFamily(retnetFamily);
 
 export { supportedModelTypes, getFamily, modelFromStore, initModel } from './registry.js';
 export { DecoderLM } from './model.js';

@@ -210,7 +210,12 @@ export class MambaMixer {
 
   /** y [..., D] gated by silu(Z), then out_proj → [..., H]. */
   private output(y: Tensor, z: Tensor): Tensor {
-    return applyLinear(this.outProj, F.mul(y, F.silu(z)));
+    return this.projectOutput(F.mul(y, F.silu(z)));
+  }
+
+  /** The linear map from the pre-output (what the implicit attention reconstructs) to the mixer output: out_proj. */
+  projectOutput(preOut: Tensor): Tensor {
+    return applyLinear(this.outProj, preOut);
   }
 
   /** A = −exp(A_log) [D, N]. */

@@ -189,8 +189,7 @@ export class Mamba2Mixer {
   internals(x: Tensor): Mamba2Internals {
     return F.noGrad(() => {
       const { intermediateSize: D, headDim, nGroups, layerNormEpsilon: eps } = this.config;
-      const { xBC, dtRaw, z } = this.project(x);
-      const scan = this.activate(this.convolve(xBC), dtRaw);
+      const { xBC, z, scan } = this.prepare(x);
       const y = this.scan(scan);
       // g = w ⊙ silu(z) / sqrt(mean((y ⊙ silu z)²) + eps), the gated norm as a diagonal.
       const gate = F.silu(z);
@@ -218,8 +217,7 @@ export class Mamba2Mixer {
 
   /** x [B, L, H] → [B, L, H]: projection, conv, scan, gated norm, out_proj. */
   forward(x: Tensor): Tensor {
-    const { xBC, dtRaw, z } = this.project(x);
-    const scan = this.activate(this.convolve(xBC), dtRaw);
+    const { z, scan } = this.prepare(x);
     return this.output(this.scan(scan), z);
   }
 
@@ -257,9 +255,11 @@ export class Mamba2Mixer {
     return { z, xBC, dtRaw };
   }
 
-  /** Depthwise causal conv of xBC [B, L, C] → [B, L, C] (before the activation). */
-  private convolve(xBC: Tensor): Tensor {
-    return F.causalConv1d(xBC, this.depthwiseConvWeight(), this.convBias);
+  /** Everything before the scan on x [B, L, H]: in_proj, depthwise causal conv of xBC, activations. */
+  private prepare(x: Tensor): { xBC: Tensor; z: Tensor; scan: ScanInputs } {
+    const { xBC, dtRaw, z } = this.project(x);
+    const convOut = F.causalConv1d(xBC, this.depthwiseConvWeight(), this.convBias); // [B, L, C]
+    return { xBC, z, scan: this.activate(convOut, dtRaw) };
   }
 
   /** Conv output [..., C] and raw dt [..., Hd] → the scan's inputs. */

@@ -5,7 +5,8 @@
  * Layer i (kind cycling through `block_types`):
  *   h ← h + temporal(temporal_pre_norm h)     RG-LRU recurrent block or local attention
  *   h ← h + mlp(channel_pre_norm h)           down(gelu_tanh(gate x) ⊙ up x), width I/2
- * Gemma RMS norms (1 + w), embedding × bf16(√H), tied head, logits c·tanh(logits / c).
+ * Gemma RMS norms (1 + w), embedding × bf16(√H), tied head (unless `tie_word_embeddings` is
+ * false), logits c·tanh(logits / c).
  *
  * Recurrent block on x [B, L, H] (after the pre-norm), W = lru_width, K = conv1d_width,
  * nh = num_attention_heads gate blocks of width W/nh:
@@ -63,6 +64,8 @@ export interface RecurrentGemmaConfig extends CommonConfig {
   attentionBias: boolean;
   /** `hidden_activation` (gelu_pytorch_tanh). */
   hiddenActivation: 'gelu_pytorch_tanh';
+  /** `tie_word_embeddings` (true): the head is the embedding matrix (google/recurrentgemma-* are tied). */
+  tieWordEmbeddings: boolean;
   /** Initialisation variances: `w_init_variance_scale` (0.01), `final_w_init_variance_scale` (2 / layers). */
   wInitVarianceScale: number;
   finalWInitVarianceScale: number;
@@ -147,23 +150,22 @@ export class RecurrentBlock {
     this.recurrentGateBias = params.take(`${lru}.recurrent_gate_bias`, [nh, bw], zeros);
   }
 
-  /** The block's data-dependent quantities on x [B, L, H]; `forward` is built from the same steps. */
+  /** The block's data-dependent quantities on x [B, L, H], from the same steps as `forward`. */
   internals(x: Tensor): RgLruInternals {
-    const { gate, x: X } = this.project(x);
-    const convWeight = this.depthwiseConvWeight();
-    const convPre = F.causalConv1d(X, convWeight, this.convBias);
-    const { inputGate, logA } = this.gates(convPre);
-    const { a, m } = rglruCoefficients(logA);
-    const h = rglru(logA, F.mul(inputGate, convPre));
-    return { x: X, convPre, gate, inputGate, logA, a, m, h, convWeight, convBias: this.convBias };
+    const inputs = this.scanInputs(x);
+    const { a, m } = rglruCoefficients(inputs.logA);
+    return { ...inputs, a, m, h: this.scan(inputs), convBias: this.convBias };
   }
 
-  /** x [B, L, H] → [B, L, H]. */
+  /** x [B, L, H] → [B, L, H]: scan inputs, scan, gated output. */
   forward(x: Tensor): Tensor {
-    const { gate, x: X } = this.project(x);
-    const convPre = F.causalConv1d(X, this.depthwiseConvWeight(), this.convBias);
-    const { inputGate, logA } = this.gates(convPre);
-    return this.output(rglru(logA, F.mul(inputGate, convPre)), gate);
+    const inputs = this.scanInputs(x);
+    return this.output(this.scan(inputs), inputs.gate);
+  }
+
+  /** The linear map from the pre-output g ⊙ h [..., W] (what the implicit attention reconstructs) to the block output [..., H]: linear_out. */
+  projectOutput(preOut: Tensor): Tensor {
+    return applyLinear(this.linearOut, preOut);
   }
 
   initialState(batch: number): RecurrentBlockState {
@@ -183,6 +185,19 @@ export class RecurrentBlock {
     const convPre = F.reshape(F.slice(convOut, 1, K - 1, K), [batch, W]);
     const { inputGate, logA } = this.gates(convPre);
     return this.output(rglruStep(logA, F.mul(inputGate, convPre), state.scan), gate);
+  }
+
+  /** Everything the scan and the output gate read, on x [B, L, H]. */
+  private scanInputs(x: Tensor) {
+    const { gate, x: X } = this.project(x);
+    const convWeight = this.depthwiseConvWeight();
+    const convPre = F.causalConv1d(X, convWeight, this.convBias);
+    return { x: X, convPre, gate, ...this.gates(convPre), convWeight };
+  }
+
+  /** h = rglru(log a, i ⊙ c) [B, L, W]. */
+  private scan(p: { logA: Tensor; inputGate: Tensor; convPre: Tensor }): Tensor {
+    return rglru(p.logA, F.mul(p.inputGate, p.convPre));
   }
 
   /** x [..., H] → output gate g and values X [..., W]. */
@@ -206,7 +221,7 @@ export class RecurrentBlock {
 
   /** h [..., W] gated by g, then linear_out → [..., H]. */
   private output(h: Tensor, gate: Tensor): Tensor {
-    return applyLinear(this.linearOut, F.mul(gate, h));
+    return this.projectOutput(F.mul(gate, h));
   }
 
   /** conv_1d.weight [W, 1, K] viewed as [W, K]. */
@@ -282,6 +297,7 @@ function parseConfig(raw: RawConfig): RecurrentGemmaConfig {
     blockTypes: r.stringArray('block_types', ['recurrent', 'recurrent', 'attention']) as BlockType[],
     attentionBias: r.boolean('attention_bias', false),
     hiddenActivation: r.oneOf('hidden_activation', ['gelu_pytorch_tanh'] as const, 'gelu_pytorch_tanh'),
+    tieWordEmbeddings: r.boolean('tie_word_embeddings', true),
     wInitVarianceScale: r.number('w_init_variance_scale', 0.01),
     finalWInitVarianceScale: r.number('final_w_init_variance_scale', 2 / numLayers),
   };
@@ -332,7 +348,7 @@ function toHfConfig(c: RecurrentGemmaConfig): RawConfig {
     hidden_activation: c.hiddenActivation,
     w_init_variance_scale: c.wInitVarianceScale,
     final_w_init_variance_scale: c.finalWInitVarianceScale,
-    tie_word_embeddings: true,
+    tie_word_embeddings: c.tieWordEmbeddings,
   };
 }
 
@@ -356,7 +372,8 @@ function temporalBlock(c: RecurrentGemmaConfig, params: ParameterRegistry, prefi
 function build(c: RecurrentGemmaConfig, params: ParameterRegistry): DecoderLM {
   const { vocabSize: V, hiddenSize: H, rmsNormEps: eps } = c;
   // HF initialises the embedding (and every other plain Linear) with std √(w_init_variance_scale / K).
-  const embedding = params.take('model.embed_tokens.weight', [V, H], normal(Math.sqrt(c.wInitVarianceScale / c.convWidth)));
+  const plainInit = normal(Math.sqrt(c.wInitVarianceScale / c.convWidth));
+  const embedding = params.take('model.embed_tokens.weight', [V, H], plainInit);
   const layers: Layer[] = [];
   for (let i = 0; i < c.numLayers; i++) {
     const prefix = `model.layers.${i}`;
@@ -367,12 +384,13 @@ function build(c: RecurrentGemmaConfig, params: ParameterRegistry): DecoderLM {
     layers.push({ sublayers: [new MixerSublayer(temporalNorm, temporal), new MixerSublayer(channelNorm, mlpMixer(mlp))] });
   }
   const finalNorm = declareGemmaRmsNorm(params, 'model.final_norm', H, eps);
+  const head = c.tieWordEmbeddings ? embedding : params.take('lm_head.weight', [V, H], plainInit);
   return new DecoderLM('recurrent_gemma', c, toHfConfig(c), params.tensors, {
     embedding,
     embeddingScale: bf16ToNumber(numberToBf16(Math.sqrt(H))),
     layers,
     finalNorm,
-    head: embedding,
+    head,
     logitSoftCap: c.logitSoftCap,
     hiddenStates: 'layer-inputs',
   });

@@ -18,7 +18,7 @@ export function decomposeFixture(parts: string[], dtype: DType): { layers: Map<n
   const reference = SafetensorsReader.open(fixturePath(...parts, 'reference.safetensors'));
   const ids = reference.readInt('input_ids');
   const [batch, length] = reference.info('input_ids').shape;
-  return { layers: decomposeModel(model, ids, batch, length).layers, reference };
+  return { layers: decomposeModel(model, ids, batch, length), reference };
 }
 
 /** max relative error of H_exact · v + bias against the mixer's real pre-output. */

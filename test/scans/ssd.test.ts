@@ -82,6 +82,21 @@ describe('ssd: chunked state-space duality scan', () => {
     });
   });
 
+  it('is causal even for non-finite inputs: a NaN at step s reaches outputs t ≥ s only', () => {
+    const sizes = { B: 1, L: 13, Hd: 2, P: 3, G: 1, N: 4 };
+    const [x, dt, A, Bm, Cm, D] = makeInputs(rng, sizes);
+    const clean = F.noGrad(() => ssd(x, dt, A, Bm, Cm, D, 8));
+    const s = 6;
+    const poisoned = [x, Bm].map((t) => new Tensor(t.data.slice(), t.shape));
+    poisoned[0].data[s * 2 * 3] = NaN; // x[0, s, 0, 0]
+    poisoned[1].data[s * 4 + 1] = Infinity; // Bm[0, s, 0, 1]
+    const y = F.noGrad(() => ssd(poisoned[0], dt, A, poisoned[1], Cm, D, 8));
+    const row = 2 * 3; // one time step of y
+    expect(Array.from(y.data.subarray(0, s * row))).toEqual(Array.from(clean.data.subarray(0, s * row)));
+    expect(Number.isNaN(y.data[s * row])).toBe(true);
+    expect(Number.isNaN(y.data[(sizes.L - 1) * row])).toBe(true);
+  });
+
   it('float32 agrees with float64', () => {
     const sizes = { B: 2, L: 37, Hd: 4, P: 8, G: 2, N: 6 };
     const inputs = makeInputs(rng, sizes);

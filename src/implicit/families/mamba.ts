@@ -4,12 +4,13 @@
  * gate silu(Z), act σ(c), conv M, skip D, values X.
  */
 import * as F from '../../core/index.js';
+import type { Tensor } from '../../core/index.js';
 import type { MambaInternals } from '../../models/mamba.js';
 import { selectiveScan } from '../../scans/selective-scan.js';
 import type { RecurrentDecomposition } from '../decomposition.js';
 import { dims3, sigmoidOf } from './common.js';
 
-export function mambaDecomposition(mixer: string, m: MambaInternals): RecurrentDecomposition {
+export function mambaDecomposition(mixer: string, m: MambaInternals, projectOutput: (preOut: Tensor) => Tensor): RecurrentDecomposition {
   const [batch, L, D] = dims3(m.x);
   const N = m.A.shape[1];
   const delta = m.delta.data;
@@ -73,5 +74,6 @@ export function mambaDecomposition(mixer: string, m: MambaInternals): RecurrentD
     values: m.x,
     preOut,
     channelsPerHead: 1,
+    projectOutput,
   };
 }
