@@ -1,8 +1,11 @@
 /** The `iattn` command line: every command of the contract, one-line errors, non-zero exits. */
 import { Command, CommanderError } from 'commander';
+import { registerExplain } from './commands/explain.js';
+import { registerAttention } from './commands/attention.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInfo } from './commands/info.js';
 import { registerPerplexity } from './commands/perplexity.js';
+import { registerTrain } from './commands/train.js';
 import { describeFailure } from './errors.js';
 
 export function buildProgram(): Command {
@@ -14,6 +17,9 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerPerplexity(program);
   registerGenerate(program);
+  registerAttention(program);
+  registerTrain(program);
+  registerExplain(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

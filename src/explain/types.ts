@@ -7,6 +7,7 @@
  * the logit of the token predicted *after* token t (logits[t, token]).
  */
 import type { Variant } from '../implicit/decomposition.js';
+import type { ExplainContext } from './context.js';
 
 /**
  * How channels (or heads) are averaged into one L×L map a_ℓ:
@@ -102,4 +103,19 @@ export interface MethodOutput {
 /** An explanation request that cannot be served (bad option, unknown method, missing model support). */
 export class ExplainError extends Error {
   override name = 'ExplainError';
+}
+
+/**
+ * One explanation method: its registry name (plus accepted aliases), a one-line description,
+ * its exact recipe, and `run`, which receives the shared context, the resolved target and the
+ * resolved options.
+ */
+export interface ExplainMethod {
+  readonly name: string;
+  readonly aliases?: readonly string[];
+  readonly description: string;
+  readonly recipe: string;
+  /** Formulation used when the options name none (default `paper`). */
+  readonly defaultVariant?: Variant;
+  run(context: ExplainContext, target: ResolvedTarget, options: ResolvedOptions): MethodOutput;
 }

@@ -99,3 +99,17 @@ export function identity(L: number): Float64Array {
 export function rowOf(M: Float64Array, t: number, L: number): Float64Array {
   return M.slice(t * L, t * L + L);
 }
+
+/**
+ * s_ℓ of the recipes: s[j] = max_k ReLU(∂target/∂h_ℓ[j, k]) from the gradient [L, H] of the
+ * block input, min–max scaled over the causal positions j ≤ t (zero after t).
+ */
+export function sensitivity(grad: ArrayLike<number>, L: number, H: number, t: number): Float64Array {
+  const s = new Float64Array(L);
+  for (let j = 0; j <= t; j++) {
+    let m = 0;
+    for (let k = 0; k < H; k++) m = Math.max(m, grad[j * H + k]);
+    s[j] = m;
+  }
+  return minMaxInPlace(s, t + 1);
+}

@@ -29,7 +29,10 @@ const mambaLike = (kind: string, mixer: MambaMixer, x: Tensor) => mambaDecomposi
 const DECOMPOSERS: Record<string, Decomposer> = {
   mamba: (s, x) => mambaLike('mamba', mixerOf<MambaMixer>(s), x),
   falcon_mamba: (s, x) => mambaLike('falcon_mamba', mixerOf<MambaMixer>(s), x),
-  mamba2: (s, x) => mamba2Decomposition(mixerOf<Mamba2Mixer>(s).internals(x)),
+  mamba2: (s, x) => {
+    const mixer = mixerOf<Mamba2Mixer>(s);
+    return mamba2Decomposition(mixer.internals(x), (p) => mixer.projectOutput(p));
+  },
   rwkv: (s, x) => rwkvDecomposition(mixerOf<RwkvTimeMix>(s).internals(x)),
   rglru: (s, x) => rglruDecomposition(mixerOf<RecurrentBlock>(s), x),
   local_attention: (s, x) => localAttentionDecomposition(mixerOf<LocalAttention>(s), x),

@@ -17,11 +17,10 @@ import type { Tensor } from '../core/index.js';
 import { ConfigError } from './config.js';
 import type { ConfigReader, RawConfig } from './config.js';
 import { applyLinear, declareGatedMlp, declareLinear, declareRmsNorm } from './layers.js';
-import { DecoderLM } from './model.js';
+import { DecoderLM, MixerSublayer } from './model.js';
 import type { CommonConfig, Layer } from './model.js';
 import { normal, ones } from './parameters.js';
 import type { ParameterRegistry } from './parameters.js';
-import { MixerSublayer } from './recurrent-gemma.js';
 
 // ---------------------------------------------------------------------------------------
 // Config
@@ -31,7 +30,7 @@ const ACTIVATIONS = ['swish'] as const;
 
 /** The model-level config every fla family reads; comments give the config.json key and fla's default. */
 export interface FlaConfig extends CommonConfig {
-  /** `hidden_ratio` (family default; GatedMLP reads null as 4). */
+  /** `hidden_ratio` (family default when absent; null means 4, as GatedMLP reads it). */
   hiddenRatio: number;
   /** I, `intermediate_size`, or derived from hidden_ratio by `mlpWidth`. */
   intermediateSize: number;
@@ -39,7 +38,7 @@ export interface FlaConfig extends CommonConfig {
   hiddenAct: (typeof ACTIVATIONS)[number];
   /** ε of every RMSNorm, `norm_eps` (1e-6). */
   normEps: number;
-  /** Whether the mixer's gated norm has a weight, `elementwise_affine` (true). */
+  /** Whether the mixer's gated norm has a weight, `elementwise_affine` (true; null means false). */
   elementwiseAffine: boolean;
   /** `fuse_norm` (true): decides GLA/RetNet's gated-norm tensor name; numerically the same. */
   fuseNorm: boolean;
@@ -85,7 +84,10 @@ export function readFlaConfig(r: ConfigReader, modelType: string, defaults: FlaD
   if (r.raw.attnres_block_size !== undefined && r.raw.attnres_block_size !== null) unsupported('attnres_block_size', 'attention residuals');
   if (r.boolean('use_short_conv', false)) unsupported('use_short_conv', 'short convolutions');
   const hiddenSize = r.size('hidden_size', 2048);
-  const hiddenRatio = r.number('hidden_ratio', defaults.hiddenRatio);
+  // An absent key takes the config class's default; an explicit null reaches the layers as
+  // None, which GatedMLP reads as ratio 4 and the gated norm as "no weight".
+  const hiddenRatio = r.raw.hidden_ratio === null ? 4 : r.number('hidden_ratio', defaults.hiddenRatio);
+  const elementwiseAffine = r.raw.elementwise_affine === null ? false : r.boolean('elementwise_affine', true);
   const pad = r.raw.pad_token_id;
   return {
     vocabSize: r.size('vocab_size', 32000),
@@ -95,7 +97,7 @@ export function readFlaConfig(r: ConfigReader, modelType: string, defaults: FlaD
     intermediateSize: r.size('intermediate_size', mlpWidth(hiddenSize, hiddenRatio)),
     hiddenAct: r.oneOf('hidden_act', ACTIVATIONS, 'swish'),
     normEps: r.number('norm_eps', 1e-6),
-    elementwiseAffine: r.boolean('elementwise_affine', true),
+    elementwiseAffine,
     fuseNorm: r.boolean('fuse_norm', true),
     tieWordEmbeddings: r.boolean('tie_word_embeddings', false),
     initializerRange: r.number('initializer_range', 0.02),

@@ -6,6 +6,7 @@ import { rwkvFamily } from './rwkv.js';
 import { recurrentGemmaFamily } from './recurrent-gemma.js';
 import { glaFamily } from './gla.js';
 import { retnetFamily } from './retnet.js';
+import { hgrnFamily } from './hgrn.js';
 
 // Each family module exports its Family object(s); register them here, one line each.
 registerFamily(mambaFamily);
@@ -15,6 +16,7 @@ registerFamily(rwkvFamily);
 registerFamily(recurrentGemmaFamily);
 registerFamily(glaFamily);
 registerFamily(retnetFamily);
+registerFamily(hgrnFamily);
 
 export { supportedModelTypes, getFamily, modelFromStore, initModel } from './registry.js';
 export { DecoderLM } from './model.js';

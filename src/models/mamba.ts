@@ -20,9 +20,9 @@ import { ConfigError, ConfigReader } from './config.js';
 import type { RawConfig } from './config.js';
 import type { Family } from './family.js';
 import { applyLinear, declareLinear, declareRmsNorm } from './layers.js';
-import type { Linear, Norm } from './layers.js';
-import { DecoderLM } from './model.js';
-import type { CommonConfig, Layer, Sublayer } from './model.js';
+import type { Linear } from './layers.js';
+import { DecoderLM, MixerSublayer } from './model.js';
+import type { CommonConfig, Layer, Mixer } from './model.js';
 import { constant, normal, ones, zeros } from './parameters.js';
 import type { Init, ParameterRegistry } from './parameters.js';
 
@@ -122,7 +122,7 @@ function timeStepBias(config: MambaConfig): Init {
 }
 
 /** One Mamba / FalconMamba mixer (HF `MambaMixer`) with its parameters under `prefix`. */
-export class MambaMixer {
+export class MambaMixer implements Mixer<MambaState> {
   private readonly inProj: Linear;
   private readonly convWeight: Tensor; // [D, 1, K] as stored
   private readonly convBias: Tensor | null; // [D]
@@ -133,6 +133,8 @@ export class MambaMixer {
   private readonly outProj: Linear;
 
   constructor(
+    /** The trace kind: 'mamba' or 'falcon_mamba'. */
+    readonly kind: string,
     params: ParameterRegistry,
     prefix: string,
     private readonly config: MambaConfig,
@@ -230,27 +232,6 @@ export class MambaMixer {
   }
 }
 
-/** A residual branch h ← h + mixer(norm(h)); `mixer` is reachable for implicit attention. */
-export class MambaBlock implements Sublayer<MambaState> {
-  constructor(
-    readonly kind: string,
-    readonly norm: Norm,
-    readonly mixer: MambaMixer,
-  ) {}
-
-  forward(x: Tensor): Tensor {
-    return this.mixer.forward(x);
-  }
-
-  initialState(batch: number): MambaState {
-    return this.mixer.initialState(batch);
-  }
-
-  step(x: Tensor, state: MambaState): Tensor {
-    return this.mixer.step(x, state);
-  }
-}
-
 interface Variant {
   modelType: 'mamba' | 'falcon_mamba';
   architecture: string;
@@ -325,7 +306,7 @@ function build(config: MambaConfig, params: ParameterRegistry, variant: Variant)
   for (let i = 0; i < config.numLayers; i++) {
     const prefix = `backbone.layers.${i}`;
     const norm = declareRmsNorm(params, `${prefix}.norm`, H, eps);
-    layers.push({ sublayers: [new MambaBlock(variant.modelType, norm, new MambaMixer(params, `${prefix}.mixer`, config))] });
+    layers.push({ sublayers: [new MixerSublayer(norm, new MambaMixer(variant.modelType, params, `${prefix}.mixer`, config))] });
   }
   const finalNorm = declareRmsNorm(params, 'backbone.norm_f', H, eps);
   const head = config.tieWordEmbeddings ? embedding : params.take('lm_head.weight', [V, H], normal(config.initializerRange));

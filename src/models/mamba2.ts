@@ -19,9 +19,9 @@ import { ConfigError, ConfigReader } from './config.js';
 import type { RawConfig } from './config.js';
 import type { Family } from './family.js';
 import { applyLinear, declareLinear, declareRmsNorm } from './layers.js';
-import type { Linear, Norm } from './layers.js';
-import { DecoderLM } from './model.js';
-import type { CommonConfig, Layer, Sublayer } from './model.js';
+import type { Linear } from './layers.js';
+import { DecoderLM, MixerSublayer } from './model.js';
+import type { CommonConfig, Layer, Mixer } from './model.js';
 import { normal, ones } from './parameters.js';
 import type { Init, ParameterRegistry } from './parameters.js';
 
@@ -148,7 +148,8 @@ function timeStepBias(config: Mamba2Config): Init {
 }
 
 /** One Mamba-2 mixer (HF `Mamba2Mixer`) with its parameters under `prefix`. */
-export class Mamba2Mixer {
+export class Mamba2Mixer implements Mixer<Mamba2State> {
+  readonly kind = 'mamba2';
   private readonly inProj: Linear;
   private readonly convWeight: Tensor; // [C, 1, K] as stored
   private readonly convBias: Tensor | null; // [C]
@@ -292,34 +293,17 @@ export class Mamba2Mixer {
 
   /** Gated RMS norm w ⊙ (y ⊙ silu z) / rms over the full width D, then out_proj → [..., H]. */
   private output(y: Tensor, z: Tensor): Tensor {
-    return applyLinear(this.outProj, F.rmsNorm(F.mul(y, F.silu(z)), this.normWeight, this.config.layerNormEpsilon));
+    return this.projectOutput(F.rmsNorm(F.mul(y, F.silu(z)), this.normWeight, this.config.layerNormEpsilon));
+  }
+
+  /** The linear map from the pre-output (what the implicit attention reconstructs) to the mixer output: out_proj. */
+  projectOutput(preOut: Tensor): Tensor {
+    return applyLinear(this.outProj, preOut);
   }
 
   /** conv1d.weight [C, 1, K] viewed as [C, K]. */
   private depthwiseConvWeight(): Tensor {
     return F.reshape(this.convWeight, [this.convChannels, this.config.convKernel]);
-  }
-}
-
-/** A residual branch h ← h + mixer(norm(h)); `mixer` is reachable for implicit attention. */
-export class Mamba2Block implements Sublayer<Mamba2State> {
-  readonly kind = 'mamba2';
-
-  constructor(
-    readonly norm: Norm,
-    readonly mixer: Mamba2Mixer,
-  ) {}
-
-  forward(x: Tensor): Tensor {
-    return this.mixer.forward(x);
-  }
-
-  initialState(batch: number): Mamba2State {
-    return this.mixer.initialState(batch);
-  }
-
-  step(x: Tensor, state: Mamba2State): Tensor {
-    return this.mixer.step(x, state);
   }
 }
 
@@ -408,7 +392,7 @@ function build(config: Mamba2Config, params: ParameterRegistry): DecoderLM {
   for (let i = 0; i < config.numLayers; i++) {
     const prefix = `backbone.layers.${i}`;
     const norm = declareRmsNorm(params, `${prefix}.norm`, H, eps);
-    layers.push({ sublayers: [new Mamba2Block(norm, new Mamba2Mixer(params, `${prefix}.mixer`, config))] });
+    layers.push({ sublayers: [new MixerSublayer(norm, new Mamba2Mixer(params, `${prefix}.mixer`, config))] });
   }
   const finalNorm = declareRmsNorm(params, 'backbone.norm_f', H, eps);
   const head = config.tieWordEmbeddings ? embedding : params.take('lm_head.weight', [V, H], normal(config.initializerRange));

@@ -24,6 +24,39 @@ export interface Sublayer<S = unknown> {
   step(x: Tensor, state: S): Tensor; // [B, H] → [B, H]
 }
 
+/** What a residual branch runs: a parallel forward and its one-token recurrent form. */
+export interface Mixer<S = unknown> {
+  /** Names the branch in traces (mamba, rwkv, rglru, mlp, …). */
+  readonly kind: string;
+  forward(x: Tensor): Tensor; // [B, L, H] → [B, L, H]
+  initialState(batch: number): S;
+  step(x: Tensor, state: S): Tensor; // [B, H] → [B, H]
+}
+
+/** The usual sublayer: h ← h + mixer(norm(h)); `mixer` stays reachable for implicit attention. */
+export class MixerSublayer<M extends Mixer<S>, S = unknown> implements Sublayer<S> {
+  readonly kind: string;
+
+  constructor(
+    readonly norm: (x: Tensor) => Tensor,
+    readonly mixer: M,
+  ) {
+    this.kind = mixer.kind;
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.mixer.forward(x);
+  }
+
+  initialState(batch: number): S {
+    return this.mixer.initialState(batch);
+  }
+
+  step(x: Tensor, state: S): Tensor {
+    return this.mixer.step(x, state);
+  }
+}
+
 export interface Layer {
   /** Applied to the stream before the sublayers (RWKV's pre_ln in block 0). */
   readonly before?: (h: Tensor) => Tensor;

@@ -24,10 +24,10 @@ import { ConfigError, ConfigReader } from './config.js';
 import type { RawConfig } from './config.js';
 import type { Family } from './family.js';
 import { applyLinear, declareGatedMlp, declareGemmaRmsNorm, declareLinear } from './layers.js';
-import type { Linear, Norm } from './layers.js';
+import type { Linear } from './layers.js';
 import { LocalAttention } from './local-attention.js';
-import { DecoderLM } from './model.js';
-import type { CommonConfig, Layer, Sublayer } from './model.js';
+import { DecoderLM, MixerSublayer } from './model.js';
+import type { CommonConfig, Layer, Mixer } from './model.js';
 import { normal, zeros } from './parameters.js';
 import type { Init, ParameterRegistry } from './parameters.js';
 
@@ -228,38 +228,6 @@ export class RecurrentBlock {
   private depthwiseConvWeight(): Tensor {
     const { lruWidth: W, convWidth: K } = this.config;
     return F.reshape(this.convWeight, [W, K]);
-  }
-}
-
-/** What a residual branch runs: a parallel forward and its one-token recurrent form. */
-interface Mixer<S> {
-  readonly kind: string;
-  forward(x: Tensor): Tensor;
-  initialState(batch: number): S;
-  step(x: Tensor, state: S): Tensor;
-}
-
-/** A residual branch h ← h + mixer(norm(h)); `mixer` is reachable for implicit attention. */
-export class MixerSublayer<M extends Mixer<S>, S> implements Sublayer<S> {
-  readonly kind: string;
-
-  constructor(
-    readonly norm: Norm,
-    readonly mixer: M,
-  ) {
-    this.kind = mixer.kind;
-  }
-
-  forward(x: Tensor): Tensor {
-    return this.mixer.forward(x);
-  }
-
-  initialState(batch: number): S {
-    return this.mixer.initialState(batch);
-  }
-
-  step(x: Tensor, state: S): Tensor {
-    return this.mixer.step(x, state);
   }
 }
 

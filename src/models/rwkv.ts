@@ -22,9 +22,9 @@ import { ConfigError, ConfigReader } from './config.js';
 import type { RawConfig } from './config.js';
 import type { Family } from './family.js';
 import { applyLinear, declareLayerNorm, declareLinear } from './layers.js';
-import type { Linear, Norm } from './layers.js';
-import { DecoderLM } from './model.js';
-import type { CommonConfig, Layer, Sublayer } from './model.js';
+import type { Linear } from './layers.js';
+import { DecoderLM, MixerSublayer } from './model.js';
+import type { CommonConfig, Layer, Mixer } from './model.js';
 import { normal } from './parameters.js';
 import type { Init, ParameterRegistry } from './parameters.js';
 
@@ -92,7 +92,11 @@ function scaled(x: Tensor, factor: number): Tensor {
   return factor === 1 ? x : F.scale(x, factor);
 }
 
-/** Linear with std 0.02 (GPT-2 style; HF uses orthogonal init, which we do not have). */
+/**
+ * Std of the normal initialisers of embeddings and linears (GPT-2 style; HF uses orthogonal
+ * init, which we do not have). The residual outputs (attention.output, feed_forward.value) use
+ * STD / √(2·layers) so the stream's variance does not grow with depth.
+ */
 const STD = 0.02;
 
 /** Where a layer sits, for the depth-dependent initialisers of RWKV-4 (HF `_init_weights`). */
@@ -113,7 +117,8 @@ function mixInit(H: number, power: number, offset = 0): Init {
 }
 
 /** One time-mix layer (HF `RwkvSelfAttention`) with its parameters under `prefix`. */
-export class RwkvTimeMix {
+export class RwkvTimeMix implements Mixer<TimeMixState> {
+  readonly kind = 'rwkv';
   private readonly timeDecay: Tensor; // [C]
   private readonly timeFirst: Tensor; // [C]
   private readonly mixKey: Tensor; // [1, 1, H]
@@ -122,7 +127,7 @@ export class RwkvTimeMix {
   private readonly key: Linear;
   private readonly value: Linear;
   private readonly receptance: Linear;
-  private readonly output: Linear;
+  private readonly outputProj: Linear;
 
   constructor(
     params: ParameterRegistry,
@@ -146,7 +151,7 @@ export class RwkvTimeMix {
     this.key = declareLinear(params, `${prefix}.key`, H, C, false, STD);
     this.value = declareLinear(params, `${prefix}.value`, H, C, false, STD);
     this.receptance = declareLinear(params, `${prefix}.receptance`, H, C, false, STD);
-    this.output = declareLinear(params, `${prefix}.output`, C, H, false, STD / Math.sqrt(2 * numLayers));
+    this.outputProj = declareLinear(params, `${prefix}.output`, C, H, false, STD / Math.sqrt(2 * numLayers));
   }
 
   /** The layer's data-dependent quantities on x [B, L, H]; `forward` is built from exactly these. */
@@ -156,7 +161,7 @@ export class RwkvTimeMix {
 
   /** x [B, L, H] → [B, L, H]: internals, scan, output. */
   forward(x: Tensor): Tensor {
-    return this.project(this.internals(x));
+    return this.output(this.internals(x));
   }
 
   initialState(batch: number): TimeMixState {
@@ -169,7 +174,7 @@ export class RwkvTimeMix {
     const token = F.reshape(x, [batch, 1, H]);
     const inner = this.mix(token, state.previous, (k, v) => wkvStep(this.timeDecay, this.timeFirst, k, v, state.scan));
     state.previous = token;
-    return F.reshape(this.project(inner), [batch, H]);
+    return F.reshape(this.output(inner), [batch, H]);
   }
 
   /** Token shift, mixes, projections and the scan, with x'_0 = `first` [B, 1, H]. */
@@ -182,9 +187,17 @@ export class RwkvTimeMix {
     return { k, v, r, w: this.timeDecay, u: this.timeFirst, wkv: scan(k, v) };
   }
 
-  /** output(r ⊙ wkv) [B, L, C] → [B, L, H]. */
-  private project({ r, wkv: y }: RwkvInternals): Tensor {
-    return scaled(applyLinear(this.output, F.mul(r, y)), this.outputScale);
+  /** The pre-output r ⊙ wkv [B, L, C] through `projectOutput` → [B, L, H]. */
+  private output({ r, wkv: y }: RwkvInternals): Tensor {
+    return this.projectOutput(F.mul(r, y));
+  }
+
+  /**
+   * The linear map from the pre-output (what the implicit attention reconstructs, [..., C]) to
+   * the mixer output [..., H]: attention.output, times the rescale_every factor.
+   */
+  projectOutput(preOut: Tensor): Tensor {
+    return scaled(applyLinear(this.outputProj, preOut), this.outputScale);
   }
 
   private zeroToken(batch: number): Tensor {
@@ -193,7 +206,8 @@ export class RwkvTimeMix {
 }
 
 /** One channel-mix layer (HF `RwkvFeedForward`) with its parameters under `prefix`. */
-export class RwkvChannelMix {
+export class RwkvChannelMix implements Mixer<ChannelMixState> {
+  readonly kind = 'rwkv_ffn';
   private readonly mixKey: Tensor; // [1, 1, H]
   private readonly mixReceptance: Tensor; // [1, 1, H]
   private readonly key: Linear;
@@ -248,33 +262,6 @@ export class RwkvChannelMix {
   }
 }
 
-interface RwkvMixer<S> {
-  forward(x: Tensor): Tensor;
-  initialState(batch: number): S;
-  step(x: Tensor, state: S): Tensor;
-}
-
-/** A residual branch h ← h + mixer(norm(h)); `mixer` is reachable for implicit attention. */
-export class RwkvBranch<M extends RwkvMixer<S>, S> implements Sublayer<S> {
-  constructor(
-    readonly kind: 'rwkv' | 'rwkv_ffn',
-    readonly norm: Norm,
-    readonly mixer: M,
-  ) {}
-
-  forward(x: Tensor): Tensor {
-    return this.mixer.forward(x);
-  }
-
-  initialState(batch: number): S {
-    return this.mixer.initialState(batch);
-  }
-
-  step(x: Tensor, state: S): Tensor {
-    return this.mixer.step(x, state);
-  }
-}
-
 function parseConfig(raw: RawConfig): RwkvConfig {
   const r = new ConfigReader(raw, 'rwkv');
   const hiddenSize = r.size('hidden_size', 4096);
@@ -325,7 +312,7 @@ function block(params: ParameterRegistry, config: RwkvConfig, i: number): Layer 
   const halves = R > 0 && (i + 1) % R === 0;
   return {
     before,
-    sublayers: [new RwkvBranch('rwkv', ln1, timeMix), new RwkvBranch('rwkv_ffn', ln2, channelMix)],
+    sublayers: [new MixerSublayer(ln1, timeMix), new MixerSublayer(ln2, channelMix)],
     after: halves ? (h) => F.scale(h, 0.5) : undefined,
   };
 }

@@ -14,7 +14,9 @@
  *   o_i   = Σ_{s≤i} (Σ_j q_i[j] k_s[j] e^{a_i[j]−a_s[j]}) v_s + Σ_j q_i[j] e^{a_i[j]} S_in[j, :]
  *   S_out = diag(e^{a_n}) S_in + Σ_s diag(e^{a_n − a_s}) k_s v_sᵀ       (a_n: last step of the chunk)
  * Every exponent is a difference a_i − a_s with i ≥ s, or a_i itself: ≤ 0, so nothing overflows
- * for any L. The backward walks the chunks in reverse from the chunk-entry states saved by the
+ * for any L. Inside a chunk e^{a_i − a_s} = Π_{k=s+1..i} e^{γ_k} is kept as a running product of
+ * factors ≤ 1 while s walks down from i (multiplications instead of one exp per pair and key
+ * dim). The backward walks the chunks in reverse from the chunk-entry states saved by the
  * forward (derivation at `glaBackward`). Accumulation is in float64 whatever the dtype.
  *
  * Shapes: q, k [B, L, H, K]; v [B, L, H, V]; logDecay [B, L, H, K] → o [B, L, H, V].
@@ -86,11 +88,21 @@ function localLogDecay(a: Float64Array, logDecay: FloatArray, base: number, rowS
   }
 }
 
+/** out[i·K + j] = exp(γ_{t0+i}[j]) ≤ 1, the per-step decays of a chunk whose first row is at `base`. */
+function stepDecays(out: Float64Array, logDecay: FloatArray, base: number, rowStride: number, K: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const row = base + i * rowStride;
+    for (let j = 0; j < K; j++) out[i * K + j] = Math.exp(logDecay[row + j]);
+  }
+}
+
 /** Fills o and the chunk-entry states, head by head, chunk by chunk. */
 function glaForward(o: FloatArray, states: Float64Array, inp: GlaInputs, dims: GlaDims): void {
   const { B, L, H, K, V, Q, chunks } = dims;
   const { q, k, v, logDecay } = inp;
   const a = new Float64Array(Q * K);
+  const stepDecay = new Float64Array(Q * K);
+  const spanDecay = new Float64Array(K);
   const acc = new Float64Array(V);
   const kRow = H * K; // stride of one time step in q, k, logDecay
   const vRow = H * V; // stride of one time step in v, o
@@ -104,6 +116,7 @@ function glaForward(o: FloatArray, states: Float64Array, inp: GlaInputs, dims: G
         const vBase = (b * L + t0) * vRow + h * V;
         const sIn = ((b * H + h) * chunks + c) * KV;
         localLogDecay(a, logDecay, kBase, kRow, K, n);
+        stepDecays(stepDecay, logDecay, kBase, kRow, K, n);
         for (let i = 0; i < n; i++) {
           const qi = kBase + i * kRow;
           acc.fill(0);
@@ -115,13 +128,16 @@ function glaForward(o: FloatArray, states: Float64Array, inp: GlaInputs, dims: G
               for (let e = 0; e < V; e++) acc[e] += w * states[row + e];
             }
           }
-          // Intra-chunk: Σ_{s≤i} (Σ_j q_i[j] k_s[j] e^{a_i[j]−a_s[j]}) v_s
-          for (let s = 0; s <= i; s++) {
+          // Intra-chunk: Σ_{s≤i} (Σ_j q_i[j] k_s[j] e^{a_i[j]−a_s[j]}) v_s, with s descending and
+          // spanDecay = e^{a_i − a_s} = Π_{k=s+1..i} e^{γ_k}, a running product of factors ≤ 1
+          spanDecay.fill(1);
+          for (let s = i; s >= 0; s--) {
             const ks = kBase + s * kRow;
             let score = 0;
-            for (let j = 0; j < K; j++) score += q[qi + j] * k[ks + j] * Math.exp(a[i * K + j] - a[s * K + j]);
+            for (let j = 0; j < K; j++) score += q[qi + j] * k[ks + j] * spanDecay[j];
             const vs = vBase + s * vRow;
             for (let e = 0; e < V; e++) acc[e] += score * v[vs + e];
+            for (let j = 0; j < K; j++) spanDecay[j] *= stepDecay[s * K + j];
           }
           const oi = vBase + i * vRow;
           for (let e = 0; e < V; e++) o[oi + e] = acc[e];
@@ -167,6 +183,8 @@ function glaBackward(grads: GlaGrads, go: FloatArray, inp: GlaInputs, states: Fl
   const { q, k, v, logDecay } = inp;
   const { q: gq, k: gk, v: gv, logDecay: gDecay } = grads;
   const a = new Float64Array(Q * K);
+  const stepDecay = new Float64Array(Q * K);
+  const spanDecay = new Float64Array(K);
   const da = new Float64Array(Q * K);
   const dS = new Float64Array(K * V);
   const kRow = H * K;
@@ -183,6 +201,7 @@ function glaBackward(grads: GlaGrads, go: FloatArray, inp: GlaInputs, states: Fl
         const sIn = ((b * H + h) * chunks + c) * KV;
         const last = (n - 1) * K;
         localLogDecay(a, logDecay, kBase, kRow, K, n);
+        stepDecays(stepDecay, logDecay, kBase, kRow, K, n);
         da.fill(0, 0, n * K);
 
         if (c + 1 < chunks) {
@@ -214,22 +233,22 @@ function glaBackward(grads: GlaGrads, go: FloatArray, inp: GlaInputs, states: Fl
         for (let i = 0; i < n; i++) {
           const qi = kBase + i * kRow;
           const oi = vBase + i * vRow;
-          // Intra-chunk pairs s ≤ i
-          for (let s = 0; s <= i; s++) {
+          // Intra-chunk pairs s ≤ i, s descending with the running product spanDecay = e^{a_i − a_s}
+          spanDecay.fill(1);
+          for (let s = i; s >= 0; s--) {
             const ks = kBase + s * kRow;
             const vs = vBase + s * vRow;
             let dP = 0;
             for (let e = 0; e < V; e++) dP += go[oi + e] * v[vs + e];
             let score = 0;
             for (let j = 0; j < K; j++) {
-              const decay = Math.exp(a[i * K + j] - a[s * K + j]);
-              const qk = q[qi + j] * k[ks + j] * decay;
+              const qk = q[qi + j] * k[ks + j] * spanDecay[j];
               score += qk;
-              const w = dP * qk;
-              da[i * K + j] += w;
-              da[s * K + j] -= w;
-              if (gq !== null) gq[qi + j] += dP * k[ks + j] * decay;
-              if (gk !== null) gk[ks + j] += dP * q[qi + j] * decay;
+              da[i * K + j] += dP * qk;
+              da[s * K + j] -= dP * qk;
+              if (gq !== null) gq[qi + j] += dP * k[ks + j] * spanDecay[j];
+              if (gk !== null) gk[ks + j] += dP * q[qi + j] * spanDecay[j];
+              spanDecay[j] *= stepDecay[s * K + j];
             }
             if (gv !== null) for (let e = 0; e < V; e++) gv[vs + e] += score * go[oi + e];
           }

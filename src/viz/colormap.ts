@@ -35,6 +35,8 @@ export interface Colormap {
 export const NAN_RGB: RGB = [255, 0, 255];
 /** Neutral light grey for cells that are not part of the data (future positions). */
 export const MASK_RGB: RGB = [228, 228, 228];
+/** The same, a little darker, for diverging maps (whose centre is near white). */
+export const MASK_RGB_DIVERGING: RGB = [212, 212, 212];
 
 /** Default sequential map for |H| and for relevance in [0, 1]. */
 export const DEFAULT_SEQUENTIAL: SequentialName = 'viridis';

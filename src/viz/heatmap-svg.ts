@@ -1,6 +1,6 @@
 // Heatmaps of implicit attention matrices as standalone SVG. Pure (no Node APIs): the same code
 // renders figures in the CLI (`--out x.svg|png`), HTML reports and the browser viewer.
-import { colormap, DEFAULT_DIVERGING, DEFAULT_SEQUENTIAL, MASK_RGB, NAN_RGB, rgbToHex } from './colormap.js';
+import { colormap, DEFAULT_DIVERGING, DEFAULT_SEQUENTIAL, MASK_RGB, MASK_RGB_DIVERGING, NAN_RGB, rgbToHex } from './colormap.js';
 import type { ColormapName } from './colormap.js';
 import { displayScale, matrixStats, mergeStats, niceTicks } from './scale.js';
 import type { DisplayScaling, MatrixStats, ValueScale } from './scale.js';
@@ -165,7 +165,8 @@ interface AxisLabels {
  */
 export function axisLabels(n: number, cell: number, labels: readonly string[] | undefined, baseFont: number, maxChars: number): AxisLabels {
   const minFont = Math.min(8, baseFont);
-  const fontSize = Math.max(minFont, Math.min(baseFont, cell / 1.2));
+  // shrink the font (down to 8 px) when that lets every label fit; otherwise thin at full size
+  const fontSize = cell / 1.2 >= minFont ? Math.min(baseFont, cell / 1.2) : baseFont;
   const step = niceStep(Math.ceil((fontSize * 1.2) / cell - 1e-9));
   const items: { index: number; text: string }[] = [];
   for (let i = 0; i < n; i += step) {
@@ -201,7 +202,8 @@ export function heatmapSvg(options: HeatmapOptions): string {
   const lut = cmap.lut(PALETTE_LEVELS);
   const palette = new Uint8Array(256 * 3);
   palette.set(lut);
-  palette.set(MASK_RGB, MASK_INDEX * 3);
+  const maskRgb = kind === 'diverging' ? MASK_RGB_DIVERGING : MASK_RGB;
+  palette.set(maskRgb, MASK_INDEX * 3);
   palette.set(NAN_RGB, NAN_INDEX * 3);
   const paletteHex: string[] = [];
   for (let k = 0; k < 256; k++) paletteHex.push(rgbToHex([palette[3 * k]!, palette[3 * k + 1]!, palette[3 * k + 2]!]));
@@ -289,7 +291,7 @@ export function heatmapSvg(options: HeatmapOptions): string {
   // intermediate ticks at nice values when the colour bar shows real numbers
   if (!perPanel && s0.hi > s0.lo) {
     const span = s0.hi - s0.lo;
-    for (const v of niceTicks(s0.lo, s0.hi, 4)) {
+    for (const v of niceTicks(s0.lo, s0.hi, 5)) {
       const u = (v - s0.lo) / span;
       if (cbTicks.some((t) => Math.abs(t.u - u) < 0.09)) continue;
       cbTicks.push({ u, label: formatNumber(v) });
@@ -344,7 +346,10 @@ export function heatmapSvg(options: HeatmapOptions): string {
     const capQ = 'query t ↓', capS = 'source s →';
     if (lay.rowAx && lay.colAx && rowLabelW >= Math.max(textWidth(capQ, capFs), textWidth(capS, capFs)) + 8 && colLabelH >= capFs * 3) {
       out.push(`<g class="axis-captions" text-anchor="end" font-size="${fmt(capFs)}" fill="${MUTED}" font-style="italic">`);
-      out.push(text(mx - 6, my - 6 - capFs * 1.35, capS), text(mx - 6, my - 6, capQ));
+      // keep clear of the first row label (centred on row 0) and the first column label
+      const cy = Math.min(my - 6, my + side / 2 - ax0(lay.rowAx) * 0.6 - 3);
+      const cx = Math.min(mx - 6, mx + side / 2 - ax0(lay.colAx) * 0.6 - 4);
+      out.push(text(cx, cy - capFs * 1.35, capS), text(cx, cy, capQ));
       out.push('</g>');
     }
     if (lay.colAx) {
@@ -371,6 +376,10 @@ export function heatmapSvg(options: HeatmapOptions): string {
   return out.join('');
 }
 
+function ax0(ax: AxisLabels): number {
+  return ax.fontSize;
+}
+
 function clamp(v: number, lo: number, hi: number): number {
   return Math.max(lo, Math.min(hi, v));
 }
@@ -391,7 +400,7 @@ function cellsAsRects(
         s += `<rect x="${j}" y="${i}" width="1" height="1" fill="${paletteHex[indexOf(scale, v)]}"><title>${xmlEscape(tip)}</title></rect>`;
       }
     }
-    return s + maskPath(p) + '</g>';
+    return s + maskPath(p, paletteHex[MASK_INDEX]!) + '</g>';
   }
   const byColor = new Map<number, string[]>();
   for (let i = 0; i < p.rows; i++) {
@@ -409,17 +418,17 @@ function cellsAsRects(
   }
   let s = `<g class="cells" transform="${transform}" shape-rendering="crispEdges">`;
   for (const [k, segs] of byColor) s += `<path fill="${paletteHex[k]}" d="${segs.join('')}"/>`;
-  return s + maskPath(p) + '</g>';
+  return s + maskPath(p, paletteHex[MASK_INDEX]!) + '</g>';
 }
 
 /** The upper triangle (column > row) as one staircase path in the neutral mask colour. */
-function maskPath(p: Prepared): string {
+function maskPath(p: Prepared, maskHex: string): string {
   if (!p.causal || p.cols < 2) return '';
   const lastRow = Math.min(p.rows - 1, p.cols - 2);
   let d = 'M1 0';
   for (let i = 0; i <= lastRow; i++) d += i < lastRow ? `V${i + 1}H${i + 2}` : `V${i + 1}`;
   d += `H${p.cols}V0Z`;
-  return `<path class="future" fill="${rgbToHex(MASK_RGB)}" d="${d}"/>`;
+  return `<path class="future" fill="${maskHex}" d="${d}"/>`;
 }
 
 /** Raster cells: an indexed-colour PNG embedded as a data URI, drawn with nearest-neighbour scaling. */

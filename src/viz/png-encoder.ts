@@ -100,7 +100,7 @@ export function encodePng(img: PngImage): Uint8Array {
     raw[o] = best;
     raw.set(best === 0 ? row : recompute(best, row, prev, bpp, cand[best - 1]!), o + 1);
   }
-  const idat = zlibSync(raw, { level: 9 });
+  const idat = zlibSync(raw, { level: 6 });
 
   const parts: Uint8Array[] = [PNG_SIGNATURE, chunk('IHDR', ihdr)];
   if (colorType === 'indexed') {

@@ -69,6 +69,15 @@ export function implicitAttentionTests(arch: string, recurrentLayers: number[]):
     }
   });
 
+  it(`${arch}: projectOutput(pre_out) equals the mixer output of the fixture (rtol 1e-5)`, () => {
+    const { layers, reference } = decomposeFixture(['hf', arch], 'float64');
+    for (const i of recurrentLayers) {
+      const d = recurrent(layers.get(i));
+      const key = `mixer_out.${i}.${d.mixer}`;
+      expect(relativeError(d.projectOutput!(d.preOut).data, reference.readFloat(key, 'float64')), key).toBeLessThan(1e-5);
+    }
+  });
+
   it(`${arch}: row mode equals the full matrix's row for every variant`, () => {
     const { layers } = decomposeFixture(['hf', arch], 'float64');
     const d = recurrent(layers.get(recurrentLayers[0]));

@@ -5,7 +5,7 @@ import type { DecoderLM } from '../../src/models/index.js';
 import { mlpWidth } from '../../src/models/fla-common.js';
 import { GatedAttention } from '../../src/models/gla.js';
 import type { GlaConfig } from '../../src/models/gla.js';
-import { MixerSublayer } from '../../src/models/recurrent-gemma.js';
+import { MixerSublayer } from '../../src/models/model.js';
 import { flaCheckpointAndTrainingTests, matVec, plainGatedAttention, randomIds } from '../helpers/fla.js';
 import { relativeError } from '../helpers/ops.js';
 import { expectStepsMatchForward } from '../helpers/reference.js';

@@ -6,7 +6,8 @@ import { loadModel } from '../../src/io/load-model.js';
 import { SafetensorsReader } from '../../src/io/safetensors.js';
 import { ConfigError, getFamily, initModel, modelFromStore, WeightError } from '../../src/models/index.js';
 import type { DecoderLM } from '../../src/models/index.js';
-import { MambaBlock } from '../../src/models/mamba.js';
+import { MambaMixer } from '../../src/models/mamba.js';
+import { MixerSublayer } from '../../src/models/model.js';
 import type { MambaConfig, MambaInternals } from '../../src/models/mamba.js';
 import type { TensorStore } from '../../src/models/parameters.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -29,10 +30,10 @@ function editedStore(arch: string, edit: { drop?: string; shape?: [string, numbe
   };
 }
 
-function mixerOf(model: DecoderLM, layer: number): MambaBlock {
+function mixerOf(model: DecoderLM, layer: number): MixerSublayer<MambaMixer> {
   const sub = model.sublayer(layer);
-  if (!(sub instanceof MambaBlock)) throw new Error(`layer ${layer} is not a Mamba block`);
-  return sub;
+  if (!(sub instanceof MixerSublayer) || !(sub.mixer instanceof MambaMixer)) throw new Error(`layer ${layer} is not a Mamba block`);
+  return sub as MixerSublayer<MambaMixer>;
 }
 
 /**

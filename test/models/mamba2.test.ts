@@ -6,7 +6,8 @@ import { loadModel } from '../../src/io/load-model.js';
 import { SafetensorsReader } from '../../src/io/safetensors.js';
 import { ConfigError, getFamily, initModel, modelFromStore, WeightError } from '../../src/models/index.js';
 import type { DecoderLM } from '../../src/models/index.js';
-import { Mamba2Block } from '../../src/models/mamba2.js';
+import { Mamba2Mixer } from '../../src/models/mamba2.js';
+import { MixerSublayer } from '../../src/models/model.js';
 import type { Mamba2Config, Mamba2Internals } from '../../src/models/mamba2.js';
 import type { TensorStore } from '../../src/models/parameters.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -30,10 +31,10 @@ function editedStore(edit: { drop?: string; shape?: [string, number[]] }): Tenso
   };
 }
 
-function blockOf(model: DecoderLM, layer: number): Mamba2Block {
+function blockOf(model: DecoderLM, layer: number): MixerSublayer<Mamba2Mixer> {
   const sub = model.sublayer(layer);
-  if (!(sub instanceof Mamba2Block)) throw new Error(`layer ${layer} is not a Mamba2 block`);
-  return sub;
+  if (!(sub instanceof MixerSublayer) || !(sub.mixer instanceof Mamba2Mixer)) throw new Error(`layer ${layer} is not a Mamba2 block`);
+  return sub as MixerSublayer<Mamba2Mixer>;
 }
 
 /**
@@ -146,15 +147,15 @@ describe('mamba2 trained checkpoint (Austen, stored bfloat16)', () => {
     }
   });
 
-  it('validation NLL of the first 8 of the 64 windows of 256 tokens matches the full-protocol run', () => {
+  it('validation NLL of the first 4 of the 64 windows of 256 tokens matches the full-protocol run', () => {
     // Protocol (fixtures README): val_ids in windows of 256, cross-entropy of logits[t] vs
-    // ids[t+1] for t = 0..254, averaged. All 64 windows give 4.751678 (reference 4.75168),
-    // about 60–90 s on two cores; the first 8 windows, computed with that same run, give 4.694188.
+    // ids[t+1] for t = 0..254, averaged. All 64 windows give 4.751678 (reference 4.75168) in
+    // about 50 s of CPU on two cores; the first 4 windows, from that same run, give 4.772700.
     const { model } = loadModel(dir, { dtype: 'float32' });
     const ids = SafetensorsReader.open(fixturePath('trained', 'val_ids.safetensors')).readInt('val_ids');
     const W = 256;
-    const windows = 8;
-    const logits = F.noGrad(() => model.forwardIds(ids.subarray(0, windows * W), windows, W)); // [8, 256, V]
+    const windows = 4;
+    const logits = F.noGrad(() => model.forwardIds(ids.subarray(0, windows * W), windows, W)); // [4, 256, V]
     const V = logits.shape[2];
     let total = 0;
     for (let w = 0; w < windows; w++) {
@@ -162,7 +163,7 @@ describe('mamba2 trained checkpoint (Austen, stored bfloat16)', () => {
       const targets = Int32Array.from(ids.subarray(w * W + 1, (w + 1) * W));
       total += F.noGrad(() => F.crossEntropy(scored, targets)).item();
     }
-    expect(Math.abs(total / windows - 4.694188)).toBeLessThan(2e-4);
+    expect(Math.abs(total / windows - 4.7727)).toBeLessThan(2e-4);
   });
 });
 

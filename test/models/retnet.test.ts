@@ -3,7 +3,7 @@ import * as F from '../../src/core/index.js';
 import { getFamily, initModel } from '../../src/models/index.js';
 import type { DecoderLM } from '../../src/models/index.js';
 import { GatedAttention } from '../../src/models/gla.js';
-import { MixerSublayer } from '../../src/models/recurrent-gemma.js';
+import { MixerSublayer } from '../../src/models/model.js';
 import { retentionLogDecay } from '../../src/models/retnet.js';
 import type { RetNetConfig } from '../../src/models/retnet.js';
 import { flaCheckpointAndTrainingTests, matVec, plainGatedAttention, randomIds } from '../helpers/fla.js';
@@ -105,6 +105,8 @@ describe('RetNet model and config', () => {
     expect(c).toMatchObject({
       hiddenSize: 2048, numHeads: 8, numKvHeads: 8, keyDim: 2048, valueDim: 4096, headKDim: 256, headVDim: 512, hiddenRatio: 2, intermediateSize: 2816, normEps: 1e-6,
     });
+    // An explicit null reaches fla's layers as None: GatedMLP's ratio 4, a gated norm without weight.
+    expect(getFamily('retnet').parseConfig({ model_type: 'retnet', hidden_ratio: null, elementwise_affine: null })).toMatchObject({ hiddenRatio: 4, intermediateSize: 5632, elementwiseAffine: false });
   });
 
   it('toHfConfig round-trips through parseConfig', () => {

@@ -97,3 +97,10 @@ save('d-curves', curvesSvg([
 console.log(colorTokens(passage, rel));
 console.log(colorTokens(passage, signedRel));
 console.log(colorTokens(passage, rel, { color: false }));
+
+// (e) one long input: L = 1024, signed
+save('e-signed-1024', heatmapSvg({
+  panels: { values: fakeAttention(1024, 21, true), title: 'layer 11 · exact · channel 5' },
+  tokens: Array.from({ length: 1024 }, (_, i) => words[(i * 5 + 1) % words.length]!),
+  scaling: 'signed',
+}));

@@ -4,11 +4,12 @@
  * gate = the gated RMSNorm's diagonal g, act σ(c), conv M, skip D[h], values X.
  */
 import * as F from '../../core/index.js';
+import type { Tensor } from '../../core/index.js';
 import type { Mamba2Internals } from '../../models/mamba2.js';
 import type { RecurrentDecomposition } from '../decomposition.js';
 import { dims3, sigmoidOf } from './common.js';
 
-export function mamba2Decomposition(m: Mamba2Internals): RecurrentDecomposition {
+export function mamba2Decomposition(m: Mamba2Internals, projectOutput: (preOut: Tensor) => Tensor): RecurrentDecomposition {
   const [batch, L, D] = dims3(m.x);
   const P = m.headDim;
   const heads = D / P;
@@ -70,5 +71,6 @@ export function mamba2Decomposition(m: Mamba2Internals): RecurrentDecomposition 
     values: m.x,
     preOut: F.noGrad(() => F.mul(m.normGain, m.y)),
     channelsPerHead: P,
+    projectOutput,
   };
 }

@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { registerTrain } from '../../src/cli/commands/train.js';
+import { loadModel } from '../../src/io/load-model.js';
+import { SafetensorsReader } from '../../src/io/safetensors.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const tokenizer = path.join(root, 'test/fixtures/trained/tokenizer.json');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iattn-cli-train-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs `iattn train ARGS` in-process; returns what it printed on stdout. */
+async function iattnTrain(...args: string[]): Promise<string> {
+  const program = new Command('iattn').exitOverride();
+  registerTrain(program);
+  for (const c of program.commands) c.exitOverride();
+  let printed = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    printed += String(chunk);
+    return true;
+  });
+  try {
+    await program.parseAsync(['node', 'iattn', 'train', '--tokenizer', tokenizer, ...args]);
+  } finally {
+    spy.mockRestore();
+  }
+  return printed;
+}
+
+const tiny = ['--arch', 'mamba', '--hidden', '16', '--layers', '1', '--data', 'task:assoc-recall', '--batch', '2', '--seq', '9', '--eval-batches', '1'];
+
+describe('iattn train', () => {
+  it('writes a Hugging Face checkpoint (config.json, model.safetensors, tokenizer.json) and resumes', async () => {
+    const out = path.join(tmp, 'run');
+    const summary = JSON.parse(await iattnTrain(...tiny, '--steps', '4', '--out', out, '--json'));
+    expect(summary).toMatchObject({ model_type: 'mamba', data: 'task:assoc-recall', steps: 4 });
+    expect(summary.val_nll).toBeGreaterThan(0);
+    for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'optimizer.safetensors', 'trainer_state.json', 'train_log.jsonl']) {
+      expect(fs.existsSync(path.join(out, file)), file).toBe(true);
+    }
+    const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ model_type: 'mamba', architectures: ['MambaForCausalLM'], vocab_size: 4096, hidden_size: 16, num_hidden_layers: 1, eos_token_id: 0 });
+    const names = SafetensorsReader.open(path.join(out, 'model.safetensors')).keys();
+    expect(names).toContain('backbone.embeddings.weight');
+    expect(names).toContain('backbone.layers.0.mixer.A_log');
+    expect(names).not.toContain('lm_head.weight'); // tied
+    expect(fs.readFileSync(path.join(out, 'tokenizer.json'))).toEqual(fs.readFileSync(tokenizer));
+    expect(loadModel(out).model.config.hiddenSize).toBe(16);
+
+    const text = await iattnTrain('--resume', '--steps', '6', '--out', out);
+    expect(text).toMatch(/to step 6 \(resumed at 4\).*val NLL/);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'trainer_state.json'), 'utf8')).global_step).toBe(6);
+    await expect(iattnTrain('--resume', '--seq', '10', '--out', out)).rejects.toThrow(/--seq 10 differs from the run/);
+    await expect(iattnTrain(...tiny, '--steps', '4', '--out', out)).rejects.toThrow(/already holds a training run/);
+  });
+
+  it('rejects bad input with one line and exit code 1', async () => {
+    await expect(iattnTrain('--arch', 'transformer', '--out', path.join(tmp, 'x'))).rejects.toThrow(/unknown architecture 'transformer'/);
+    await expect(iattnTrain(...tiny, '--steps', '0', '--out', path.join(tmp, 'y'))).rejects.toThrow(/--steps must be an integer ≥ 1/);
+    await expect(iattnTrain(...tiny)).rejects.toThrow(/--out DIR is required/);
+    const r = spawnSync(process.execPath, [path.join(root, 'bin/iattn.js'), 'train', '--arch', 'mamba', '--data', 'novels', '--out', path.join(tmp, 'z')], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^iattn: unknown --data 'novels'/)]);
+  });
+});
