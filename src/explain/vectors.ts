@@ -8,7 +8,10 @@
  * the O(L³) of forming R.
  */
 
-/** (x − min) / (max − min) over x[0..n) in place; entries from n on are set to 0. A constant (or empty) range gives zeros. */
+/**
+ * (x − min) / (max − min) over x[0..n) in place; entries from n on are set to 0. A constant
+ * range (e.g. a single causal position) gives 1 where the value is positive and 0 otherwise.
+ */
 export function minMaxInPlace(x: Float64Array, n = x.length): Float64Array {
   let lo = Infinity;
   let hi = -Infinity;
@@ -17,7 +20,11 @@ export function minMaxInPlace(x: Float64Array, n = x.length): Float64Array {
     if (x[i] > hi) hi = x[i];
   }
   const range = hi - lo;
-  for (let i = 0; i < x.length; i++) x[i] = i < n && range > 0 && Number.isFinite(range) ? (x[i] - lo) / range : 0;
+  for (let i = 0; i < x.length; i++) {
+    if (i >= n) x[i] = 0;
+    else if (range > 0) x[i] = (x[i] - lo) / range;
+    else x[i] = hi > 0 ? 1 : 0;
+  }
   return x;
 }
 

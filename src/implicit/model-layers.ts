@@ -7,6 +7,7 @@ import { ShapeError } from '../core/index.js';
 import type { Tensor } from '../core/index.js';
 import type { DecoderLM, Sublayer, Trace } from '../models/index.js';
 import type { GatedAttention } from '../models/gla.js';
+import type { HgrnAttention } from '../models/hgrn.js';
 import type { MambaMixer } from '../models/mamba.js';
 import type { Mamba2Mixer } from '../models/mamba2.js';
 import type { LocalAttention } from '../models/local-attention.js';
@@ -14,6 +15,7 @@ import type { RecurrentBlock } from '../models/recurrent-gemma.js';
 import type { RwkvTimeMix } from '../models/rwkv.js';
 import type { LayerDecomposition } from './decomposition.js';
 import { gatedLinearAttentionDecomposition } from './families/gla.js';
+import { hgrnDecomposition } from './families/hgrn.js';
 import { mambaDecomposition } from './families/mamba.js';
 import { mamba2Decomposition } from './families/mamba2.js';
 import { localAttentionDecomposition, rglruDecomposition } from './families/rglru.js';
@@ -24,6 +26,8 @@ type Decomposer = (sublayer: Sublayer, x: Tensor) => LayerDecomposition;
 const mixerOf = <M>(sublayer: Sublayer): M => (sublayer as unknown as { mixer: M }).mixer;
 
 const mambaLike = (kind: string, mixer: MambaMixer, x: Tensor) => mambaDecomposition(kind, mixer.internals(x), (p) => mixer.projectOutput(p));
+const gatedAttentionLike = (kind: string, mixer: GatedAttention, x: Tensor) =>
+  gatedLinearAttentionDecomposition(kind, mixer.internals(x), (p) => mixer.projectOutput(p));
 
 /** Sequence-mixer kinds that have an implicit (or real) attention, and how to decompose them. */
 const DECOMPOSERS: Record<string, Decomposer> = {
@@ -33,11 +37,18 @@ const DECOMPOSERS: Record<string, Decomposer> = {
     const mixer = mixerOf<Mamba2Mixer>(s);
     return mamba2Decomposition(mixer.internals(x), (p) => mixer.projectOutput(p));
   },
-  rwkv: (s, x) => rwkvDecomposition(mixerOf<RwkvTimeMix>(s).internals(x)),
+  rwkv: (s, x) => {
+    const mixer = mixerOf<RwkvTimeMix>(s);
+    return rwkvDecomposition(mixer.internals(x), (p) => mixer.projectOutput(p));
+  },
   rglru: (s, x) => rglruDecomposition(mixerOf<RecurrentBlock>(s), x),
   local_attention: (s, x) => localAttentionDecomposition(mixerOf<LocalAttention>(s), x),
-  gla: (s, x) => gatedLinearAttentionDecomposition('gla', mixerOf<GatedAttention>(s).internals(x)),
-  retnet: (s, x) => gatedLinearAttentionDecomposition('retnet', mixerOf<GatedAttention>(s).internals(x)),
+  gla: (s, x) => gatedAttentionLike('gla', mixerOf<GatedAttention>(s), x),
+  retnet: (s, x) => gatedAttentionLike('retnet', mixerOf<GatedAttention>(s), x),
+  hgrn: (s, x) => {
+    const mixer = mixerOf<HgrnAttention>(s);
+    return hgrnDecomposition(mixer.internals(x), (p) => mixer.projectOutput(p));
+  },
 };
 
 export interface MixerLayer {

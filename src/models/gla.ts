@@ -187,7 +187,12 @@ export class GatedAttention implements FlaMixer<GatedAttentionState> {
     const [B, L] = x.shape;
     const p = this.project(x, 0);
     const o = gatedLinearAttention(p.q, p.k, p.v, p.logDecay);
-    return applyLinear(this.oProj, this.norm.apply(F.reshape(o, [B, L, this.config.valueDim]), p.g));
+    return this.projectOutput(this.norm.apply(F.reshape(o, [B, L, this.config.valueDim]), p.g));
+  }
+
+  /** o_proj: the layer's linear output map, pre_out [..., V] → [..., D]. */
+  projectOutput(preOut: Tensor): Tensor {
+    return applyLinear(this.oProj, preOut);
   }
 
   /** The layer's data-dependent quantities on x [B, L, D] (no graph); `forward` runs the same steps. */
@@ -223,7 +228,7 @@ export class GatedAttention implements FlaMixer<GatedAttentionState> {
     const token = (t: Tensor) => F.reshape(t, [B, H, t.shape[3]]); // [B, 1, H, d] → [B, H, d]
     const o = gatedLinearAttentionStep(token(p.q), token(p.k), token(p.v), token(p.logDecay), state.S); // [B, H, dv]
     state.position += 1;
-    return applyLinear(this.oProj, this.norm.apply(F.reshape(o, [B, V]), p.g === null ? null : F.reshape(p.g, [B, V])));
+    return this.projectOutput(this.norm.apply(F.reshape(o, [B, V]), p.g === null ? null : F.reshape(p.g, [B, V])));
   }
 
   /** Projections of x [B, L, D] at absolute positions start…, split into heads. */

@@ -161,7 +161,13 @@ export class TrainLog {
       const kept = fs
         .readFileSync(this.file, 'utf8')
         .split('\n')
-        .filter((line) => line.trim() !== '' && (JSON.parse(line) as { step: number }).step <= resumedAt);
+        .filter((line) => {
+          try {
+            return (JSON.parse(line) as { step: number }).step <= resumedAt;
+          } catch {
+            return false; // a line cut short by an interruption
+          }
+        });
       fs.writeFileSync(this.file, kept.map((l) => `${l}\n`).join(''));
     }
   }

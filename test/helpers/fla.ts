@@ -233,3 +233,63 @@ export function plainGatedAttention(parameters: Map<string, Tensor>, prefix: str
   }
   return y;
 }
+
+// ---------------------------------------------------------------------------------------
+// The HGRN layer, token by token with plain arrays, in fla's own form (fla-families.md §HGRN)
+
+/**
+ * β_l [D] of every layer from `model.lower_bounds` [n, D]: P = softmax over layers per
+ * column, Γ = cumsum(P) − P[0].
+ */
+export function plainLowerBounds(bounds: Tensor): Float64Array[] {
+  const [n, D] = bounds.shape;
+  const beta = Array.from({ length: n }, () => new Float64Array(D));
+  for (let d = 0; d < D; d++) {
+    const column = Array.from({ length: n }, (_, l) => bounds.data[l * D + d]);
+    const top = Math.max(...column);
+    const e = column.map((u) => Math.exp(u - top));
+    const total = e.reduce((s, u) => s + u, 0);
+    let cumulative = 0;
+    for (let l = 0; l < n; l++) {
+      cumulative += e[l] / total;
+      beta[l][d] = cumulative - e[0] / total;
+    }
+  }
+  return beta;
+}
+
+/**
+ * Layer `layer` of an HGRN model (parameters under `prefix`) on x [B, L, D] (float64), as fla's
+ * HGRNAttention computes it:
+ *   i, f, g = W_i x, W_f x, W_g x;   f ← logsigmoid(f)
+ *   above layer 0 with a lower bound β: f ← logaddexp(log β, log1p(−β) + f)
+ *   i ← silu(i) ⊙ (1 − exp f);   h ← exp(f) ⊙ h + i
+ *   y = o_proj(h / sqrt(mean(h²) + ε) ⊙ w ⊙ silu(g))      (one norm over the whole width)
+ */
+export function plainHgrn(parameters: Map<string, Tensor>, prefix: string, layer: number, normEps: number, x: Tensor): Float64Array {
+  const [B, L, D] = x.shape;
+  const p = (name: string) => parameters.get(`${prefix}.${name}`)!;
+  const E = p('i_proj.weight').shape[0];
+  const normWeight = parameters.get(`${prefix}.g_norm.weight`);
+  const bounds = parameters.get('model.lower_bounds');
+  const beta = bounds !== undefined && layer > 0 ? plainLowerBounds(bounds)[layer] : null;
+  const logSigmoid = (u: number) => -Math.log1p(Math.exp(-u));
+  const logAddExp = (a: number, b: number) => Math.max(a, b) + Math.log1p(Math.exp(-Math.abs(a - b)));
+  const y = new Float64Array(B * L * D);
+  for (let b = 0; b < B; b++) {
+    const h = new Float64Array(E);
+    for (let t = 0; t < L; t++) {
+      const xt = Float64Array.from(x.data.subarray((b * L + t) * D, (b * L + t + 1) * D));
+      const [i, f, g] = ['i_proj', 'f_proj', 'g_proj'].map((name) => matVec(p(`${name}.weight`), xt));
+      for (let e = 0; e < E; e++) {
+        let logForget = logSigmoid(f[e]);
+        if (beta !== null) logForget = logAddExp(Math.log(beta[e]), Math.log1p(-beta[e]) + logForget);
+        h[e] = Math.exp(logForget) * h[e] + silu(i[e]) * (1 - Math.exp(logForget));
+      }
+      const rms = Math.sqrt(h.reduce((s, u) => s + u * u, 0) / E + normEps);
+      const normed = Float64Array.from(h, (u, e) => (u / rms) * (normWeight === undefined ? 1 : normWeight.data[e]) * silu(g[e]));
+      y.set(matVec(p('o_proj.weight'), normed), (b * L + t) * D);
+    }
+  }
+  return y;
+}

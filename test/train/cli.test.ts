@@ -56,6 +56,17 @@ describe('iattn train', () => {
     expect(JSON.parse(fs.readFileSync(path.join(out, 'trainer_state.json'), 'utf8')).global_step).toBe(6);
     await expect(iattnTrain('--resume', '--seq', '10', '--out', out)).rejects.toThrow(/--seq 10 differs from the run/);
     await expect(iattnTrain(...tiny, '--steps', '4', '--out', out)).rejects.toThrow(/already holds a training run/);
+    await expect(iattnTrain('--resume', '--arch', 'rwkv', '--out', out)).rejects.toThrow(/--arch rwkv differs from the model/);
+  });
+
+  it('takes the architecture from a config.json file, with the tokenizer\'s vocabulary', async () => {
+    const out = path.join(tmp, 'from-config');
+    const fixture = path.join(root, 'test/fixtures/hf/rwkv/config.json');
+    await iattnTrain('--arch', fixture, '--layers', '1', '--data', 'task:assoc-recall', '--steps', '1', '--batch', '1', '--seq', '5', '--eval-batches', '1', '--out', out, '--json');
+    const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+    const original = JSON.parse(fs.readFileSync(fixture, 'utf8'));
+    expect(config).toMatchObject({ model_type: 'rwkv', vocab_size: 4096, num_hidden_layers: 1, hidden_size: original.hidden_size, intermediate_size: original.intermediate_size });
+    expect(loadModel(out).model.modelType).toBe('rwkv');
   });
 
   it('rejects bad input with one line and exit code 1', async () => {

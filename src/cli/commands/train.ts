@@ -167,6 +167,16 @@ function resumedRun(o: TrainCliOptions, command: Command, out: string): Run {
     const want = savedValue(saved, state.data.name, state.data.length);
     if (givenValue(o) !== want) throw new CliError(`--resume: ${flag} ${String(o[key])} differs from the run in ${out} (${String(want)})`);
   }
+  // The model comes from OUT/config.json; repeated model flags must describe it.
+  const config = parseConfigJson(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+  const modelChecks: Array<[keyof TrainCliOptions, string, unknown, () => unknown]> = [
+    ['arch', '--arch', config.model_type, () => (o.arch !== undefined && typeof readArch(o.arch) === 'string' ? getArchitecture(o.arch).modelType : config.model_type)],
+    ['hidden', '--hidden', config.hidden_size, () => Number(o.hidden)],
+    ['layers', '--layers', config.num_hidden_layers, () => Number(o.layers)],
+  ];
+  for (const [key, flag, want, given] of modelChecks) {
+    if (command.getOptionValueSource(key) === 'cli' && given() !== want) throw new CliError(`--resume: ${flag} ${String(o[key])} differs from the model in ${out} (${String(want)})`);
+  }
   const explicit = (key: keyof TrainCliOptions, flag: string, min: number): number | undefined =>
     command.getOptionValueSource(key) === 'cli' ? int(String(o[key]), flag, min) : undefined;
   const tokenizerPath = o.tokenizer ?? path.join(out, 'tokenizer.json');
@@ -257,7 +267,7 @@ function runTrain(o: TrainCliOptions, command: Command): void {
     resumed_from: run.resumedAt,
     train_loss: last,
     val_nll: e?.val_nll ?? null,
-    val_ppl: e === null ? null : Math.exp(e.val_nll),
+    val_ppl: e === null || run.data.objective === 'classify' ? null : Math.exp(e.val_nll),
     val_accuracy: e?.val_accuracy ?? null,
     tokens_per_s: result.tokensPerSecond,
     seconds: result.seconds,
@@ -268,7 +278,7 @@ function runTrain(o: TrainCliOptions, command: Command): void {
   process.stdout.write(
     `trained ${summary.model_type} (${summary.parameters.toLocaleString('en-US')} parameters) on ${summary.data} to step ${summary.steps}` +
       `${run.resumedAt === null ? '' : ` (resumed at ${run.resumedAt})`}: train loss ${last?.toFixed(4) ?? '-'}, ` +
-      `val NLL ${e?.val_nll.toFixed(4) ?? '-'} (ppl ${summary.val_ppl?.toFixed(2) ?? '-'})${accuracy}, ${summary.tokens_per_s.toFixed(0)} tokens/s\n` +
+      `val NLL ${e?.val_nll.toFixed(4) ?? '-'}${summary.val_ppl === null ? '' : ` (ppl ${summary.val_ppl.toFixed(2)})`}${accuracy}, ${summary.tokens_per_s.toFixed(0)} tokens/s\n` +
       `wrote ${out}: ${summary.files.join(', ')}\n`,
   );
 }

@@ -5,12 +5,14 @@
  * with q already scaled by dk^−½ (and rotated for RetNet, whose γ is the constant log γ_h, so
  * core^h[t, s] = γ_h^{t−s} q̃_t·k̃_s). gate = the per-head gated RMSNorm's diagonal
  * w ⊙ silu(g) / rms_{t,h}; values = v; no activation, conv, skip or bias, so paper = exact.
+ * `projectOutput` is the layer's o_proj (GatedAttention.projectOutput).
  */
+import type { Tensor } from '../../core/index.js';
 import type { GatedAttentionInternals } from '../../models/gla.js';
 import type { RecurrentDecomposition } from '../decomposition.js';
 import { dims3 } from './common.js';
 
-export function gatedLinearAttentionDecomposition(mixer: string, m: GatedAttentionInternals): RecurrentDecomposition {
+export function gatedLinearAttentionDecomposition(mixer: string, m: GatedAttentionInternals, projectOutput?: (preOut: Tensor) => Tensor): RecurrentDecomposition {
   const [batch, L, C] = dims3(m.values);
   const [, , heads, dk] = m.q.shape;
   const q = m.q.data;
@@ -71,5 +73,6 @@ export function gatedLinearAttentionDecomposition(mixer: string, m: GatedAttenti
     values: m.values,
     preOut: m.preOut,
     channelsPerHead: m.headVDim,
+    projectOutput,
   };
 }

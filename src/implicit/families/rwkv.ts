@@ -4,11 +4,12 @@
  * gate σ(r); no activation, conv or bias, so paper = exact. Token shift precedes the values.
  */
 import * as F from '../../core/index.js';
+import type { Tensor } from '../../core/index.js';
 import type { RwkvInternals } from '../../models/rwkv.js';
 import type { RecurrentDecomposition } from '../decomposition.js';
 import { dims3 } from './common.js';
 
-export function rwkvDecomposition(m: RwkvInternals): RecurrentDecomposition {
+export function rwkvDecomposition(m: RwkvInternals, projectOutput: (preOut: Tensor) => Tensor): RecurrentDecomposition {
   const [batch, L, C] = dims3(m.v);
   const k = m.k.data;
   const decay = Float64Array.from(m.w.data, (w) => Math.exp(w));
@@ -54,5 +55,6 @@ export function rwkvDecomposition(m: RwkvInternals): RecurrentDecomposition {
     values: m.v,
     preOut: F.noGrad(() => F.mul(m.r, m.wkv)),
     channelsPerHead: 1,
+    projectOutput,
   };
 }
