@@ -13,6 +13,8 @@ export function buildProgram(): Command {
     .description('Implicit attention for gated-linear RNNs (Mamba, Mamba2, RWKV, Griffin …): run checkpoints, extract attention, explain predictions')
     .version('0.1.0')
     .showSuggestionAfterError(true)
+    // Keep commander's message and its suggestion on one line.
+    .configureOutput({ outputError: (text, write) => write(`${text.trim().replace(/\s*\n\((Did you mean .*\?)\)/, ' ($1)')}\n`) })
     .exitOverride();
   registerInfo(program);
   registerPerplexity(program);

@@ -7,7 +7,8 @@
  * - Chefer's channel mean of (∇H ⊙ H)^+ with the exact gradient on H (grad-attn).
  * Real attention layers (RecurrentGemma's local attention) enter with heads as channels.
  */
-import type { FloatArray, Tensor } from '../core/index.js';
+import { Tensor } from '../core/index.js';
+import type { FloatArray } from '../core/index.js';
 import { channelMatrix, CoreCache, matrixCount } from '../implicit/compose.js';
 import type { AttentionDecomposition, LayerDecomposition, Variant } from '../implicit/decomposition.js';
 import { extract } from '../implicit/extract.js';
@@ -80,30 +81,25 @@ export function jointlyScaledMean(d: LayerDecomposition, variant: Variant, aggre
   return sum;
 }
 
-/** The per-head values, pre-output and output map a real attention layer must carry for grad-attn. */
-interface AttentionGradientParts {
-  /** Values per query head [B, L, heads, P] (shared MQA/GQA values repeated per head). */
-  values: Tensor;
-  /** Attention output before the output projection [B, L, heads·P]. */
-  preOut: Tensor;
-  projectOutput: (preOut: Tensor) => Tensor;
-}
-
-function attentionGradientParts(d: AttentionDecomposition): AttentionGradientParts {
-  const parts = d as AttentionDecomposition & Partial<AttentionGradientParts>;
-  if (parts.values === undefined || parts.preOut === undefined || parts.projectOutput === undefined) {
-    throw new ExplainError(
-      `grad-attn: the ${d.mixer} attention layer exposes its weights only; it also needs per-head values [B, L, heads, P], its pre-output and projectOutput`,
-    );
+/** Checks that an attention layer's values fit its weights (head h reads kv head ⌊h / (heads / Hkv)⌋). */
+function attentionGradientParts(d: AttentionDecomposition): AttentionDecomposition {
+  const [B, L, kvHeads] = d.values.shape;
+  if (d.values.rank !== 4 || B !== d.batch || L !== d.length || d.heads % kvHeads !== 0) {
+    throw new ExplainError(`grad-attn: ${d.mixer} values of shape [${d.values.shape.join(', ')}] do not fit ${d.heads} heads × ${d.length} tokens`);
   }
-  return parts as AttentionGradientParts;
+  return d;
 }
 
-/** What the mixer's output projection acts on: pre_out [1, L, C] (C = heads·P for attention layers). */
+/**
+ * The input of the mixer's output projection, pre_out [1, L, C] (C = heads·P for attention
+ * layers), and the projection. The projection is linear (affine), so its vector–Jacobian
+ * product does not depend on the point: for attention layers a zero tensor of the shape stands in.
+ */
 export function preOutputOf(d: LayerDecomposition): { preOut: Tensor; projectOutput: ((p: Tensor) => Tensor) | undefined } {
   if (d.kind === 'attention') {
-    const parts = attentionGradientParts(d);
-    return { preOut: parts.preOut, projectOutput: parts.projectOutput };
+    const { values, projectOutput } = attentionGradientParts(d);
+    const [B, L, , P] = values.shape;
+    return { preOut: Tensor.zeros([B, L, d.heads * P], values.dtype), projectOutput };
   }
   return { preOut: d.preOut, projectOutput: d.projectOutput };
 }
@@ -113,7 +109,7 @@ export function preOutputOf(d: LayerDecomposition): { preOut: Tensor; projectOut
  * so ∂target/∂H^c[t,s] = g_t^c v_s^c with g = ∂target/∂pre_out [L, C], and
  *   Ā[t,s] = mean_c agg(g_t^c · H^c[t,s] · v_s^c)        [L×L], zero above the diagonal.
  * With `hidden`, channel c uses its core's matrix. For an attention layer, head h's
- * ∂target/∂A_h[t,s] = Σ_p g[t,h,p] V[s,h,p].
+ * ∂target/∂A_h[t,s] = Σ_p g[t,h,p] V[s,kv(h),p] with g = ∂target/∂(concatenated heads).
  */
 export function gradientWeightedMap(d: LayerDecomposition, g: FloatArray, variant: Variant, aggregation: ChannelAggregation): Float64Array {
   const L = d.length;
@@ -121,14 +117,16 @@ export function gradientWeightedMap(d: LayerDecomposition, g: FloatArray, varian
   const buffer = new Float64Array(L * L);
   if (d.kind === 'attention') {
     const { values } = attentionGradientParts(d);
-    const [, , heads, P] = values.shape;
+    const [, , kvHeads, P] = values.shape;
+    const heads = d.heads;
     const v = values.data;
     for (let h = 0; h < heads; h++) {
       const A = d.weights.data.subarray(h * L * L, (h + 1) * L * L);
+      const kv = Math.floor(h / (heads / kvHeads));
       for (let t = 0; t < L; t++) {
         for (let s = 0; s <= t; s++) {
           let gv = 0;
-          for (let p = 0; p < P; p++) gv += g[(t * heads + h) * P + p] * v[(s * heads + h) * P + p];
+          for (let p = 0; p < P; p++) gv += g[(t * heads + h) * P + p] * v[(s * kvHeads + kv) * P + p];
           out[t * L + s] += aggregateValue(gv * A[t * L + s], aggregation) / heads;
         }
       }

@@ -67,6 +67,10 @@ export interface AttentionDecomposition {
   readonly heads: number;
   /** Softmax probabilities [B, heads, L, L], zero outside the causal window. */
   readonly weights: Tensor;
+  /** The value vectors the weights average [B, L, kv heads, P] (query head h reads kv head ⌊h/(heads/kv)⌋). */
+  readonly values: Tensor;
+  /** The output map of the concatenated heads [B, L, heads·P] → mixer output [B, L, H] (o_proj). */
+  projectOutput(heads: Tensor): Tensor;
 }
 
 export type LayerDecomposition = RecurrentDecomposition | AttentionDecomposition;

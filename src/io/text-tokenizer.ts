@@ -36,7 +36,8 @@ export class TextTokenizer {
     const list = Array.from(ids);
     const bad = list.find((id) => !Number.isInteger(id) || id < 0 || id >= this.vocabSize);
     if (bad !== undefined) throw new TokenizerError(`token id ${bad} is outside the vocabulary [0, ${this.vocabSize})`);
-    return this.tokenizer.decode(list, DECODE_OPTIONS);
+    // The library rejects an empty list; nothing decodes to the empty string.
+    return list.length === 0 ? '' : this.tokenizer.decode(list, DECODE_OPTIONS);
   }
 
   /**

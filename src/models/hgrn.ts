@@ -186,7 +186,7 @@ export class HgrnAttention implements FlaMixer<HgrnState> {
 
   /** β_l [E] from the current lower-bound parameter (recomputed each call: it may be training), or null. */
   private layerBound(): Tensor | null {
-    if (this.bounds === null || this.layer === 0 || true) return null;
+    if (this.bounds === null || this.layer === 0) return null;
     const D = this.config.hiddenSize;
     return F.reshape(F.slice(lowerBounds(this.bounds), 0, this.layer, this.layer + 1), [D]);
   }

@@ -101,8 +101,9 @@ export function buildToy(L: number, k: number): Toy {
     const projectOutput = (p: Tensor) => F.linear(p, outputWeights[layer]);
     const A = attention[layer].data;
     if (asAttention) {
-      const d: AttentionDecomposition = { kind: 'attention', mixer: 'toy_attention', batch: 1, length: L, heads: C, weights: new Tensor(A, [1, C, L, L]) };
-      return withGradientParts ? Object.assign(d, { values: F.reshape(values, [1, L, C, 1]), preOut, projectOutput }) : d;
+      const weights = new Tensor(A, [1, C, L, L]);
+      const d: AttentionDecomposition = { kind: 'attention', mixer: 'toy_attention', batch: 1, length: L, heads: C, weights, values: F.reshape(values, [1, L, C, 1]), projectOutput };
+      return d;
     }
     const d: RecurrentDecomposition = {
       kind: 'recurrent',

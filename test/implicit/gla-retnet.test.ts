@@ -124,6 +124,17 @@ for (const [name, raw] of Object.entries(CASES)) {
       }
     });
 
+    it('projectOutput(pre_out) of the registered decomposition is the mixer output (o_proj)', () => {
+      const { model, ids } = tinyModel(raw, 'float64');
+      const trace: Trace = new Map();
+      F.noGrad(() => model.forwardIds(ids, B, L, trace));
+      for (const [layer, d] of decomposeModel(model, ids, B, L)) {
+        if (d.kind !== 'recurrent' || d.projectOutput === undefined) throw new Error(`layer ${layer}: expected a recurrent decomposition with projectOutput`);
+        const output = trace.get(`mixer_out.${layer}.${raw.model_type as string}`)!;
+        expect(relativeError(F.noGrad(() => d.projectOutput!(d.preOut)).data, output.data), `layer ${layer}`).toBeLessThan(1e-14);
+      }
+    });
+
     it('row mode equals the full matrix row for every variant', () => {
       const { d } = layerRuns(raw, 'float64')[1];
       for (const variant of VARIANTS as readonly Variant[]) {

@@ -13,6 +13,7 @@ import type { ReportEntry } from '../../explain/report.js';
 import { AGGREGATIONS, ExplainError } from '../../explain/types.js';
 import type { ChannelAggregation, ExplainOptions, ResolvedTarget } from '../../explain/types.js';
 import { VARIANTS } from '../../implicit/decomposition.js';
+import { MemoryBudgetError } from '../../implicit/extract.js';
 import type { Variant } from '../../implicit/decomposition.js';
 import type { LoadedModel } from '../../io/load-model.js';
 import { writeFileAtomic } from '../../io/node-file.js';
@@ -57,7 +58,7 @@ export function registerExplain(program: Command): void {
       try {
         runExplain(options);
       } catch (error) {
-        if (error instanceof ExplainError) throw new CliError(error.message);
+        if (isMethodFailure(error)) throw new CliError(error.message);
         throw error;
       }
     });
@@ -95,7 +96,7 @@ function runExplain(options: ExplainCliOptions): void {
       entry.explanation = explain(context, name, explainOptions);
     } catch (error) {
       // With one method its failure is the command's; with all, the others still run.
-      if (methods.length === 1 || !(error instanceof ExplainError)) throw error;
+      if (methods.length === 1 || !isMethodFailure(error)) throw error;
       entry.error = error.message;
     }
     return entry;
@@ -180,6 +181,11 @@ function printHuman(tokens: string[], target: ResolvedTarget, tokenText: (id: nu
   }
   if (color) lines.push(`${' '.repeat(width)}(colour: relevance relative to each method's largest score; the explained position is underlined)`);
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Failures of one method on this input (bad option, unsupported layer, too large): reported, not crashes. */
+function isMethodFailure(error: unknown): error is Error {
+  return error instanceof ExplainError || error instanceof MemoryBudgetError;
 }
 
 function tokenTextOf(loaded: LoadedModel): (id: number) => string {

@@ -63,7 +63,7 @@ export function rglruDecomposition(block: RecurrentBlock, x: F.Tensor): Recurren
 }
 
 export function localAttentionDecomposition(attention: LocalAttention, x: F.Tensor): AttentionDecomposition {
-  const weights = attention.attentionWeights(x);
+  const { weights, values } = attention.internals(x);
   const [batch, heads, length] = weights.shape;
-  return { kind: 'attention', mixer: 'local_attention', batch, length, heads, weights };
+  return { kind: 'attention', mixer: 'local_attention', batch, length, heads, weights, values, projectOutput: (h) => attention.projectOutput(h) };
 }
