@@ -35,7 +35,7 @@ function describe(options: PictureOptions): string {
 }
 
 /** One panel per layer (and per channel/head when not reduced). */
-function matrixFigure(layers: LayerPicture[], tokens: string[], options: PictureOptions): string {
+export function matrixFigure(layers: LayerPicture[], tokens: string[], options: PictureOptions): string {
   const L = tokens.length;
   const panels: HeatmapPanel[] = [];
   for (const { layer, mixer, extraction } of layers) {

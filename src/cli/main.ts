@@ -1,7 +1,8 @@
 /** The `iattn` command line: every command of the contract, one-line errors, non-zero exits. */
 import { Command, CommanderError } from 'commander';
-import { registerExplain } from './commands/explain.js';
 import { registerAttention } from './commands/attention.js';
+import { registerDemo } from './commands/demo.js';
+import { registerExplain } from './commands/explain.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInfo } from './commands/info.js';
 import { registerPerplexity } from './commands/perplexity.js';
@@ -18,10 +19,11 @@ export function buildProgram(): Command {
     .exitOverride();
   registerInfo(program);
   registerPerplexity(program);
-  registerGenerate(program);
   registerAttention(program);
-  registerTrain(program);
   registerExplain(program);
+  registerTrain(program);
+  registerGenerate(program);
+  registerDemo(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -95,7 +95,7 @@ function attentionGradientParts(d: AttentionDecomposition): AttentionDecompositi
  * layers), and the projection. The projection is linear (affine), so its vector–Jacobian
  * product does not depend on the point: for attention layers a zero tensor of the shape stands in.
  */
-export function preOutputOf(d: LayerDecomposition): { preOut: Tensor; projectOutput: ((p: Tensor) => Tensor) | undefined } {
+export function preOutputOf(d: LayerDecomposition): { preOut: Tensor; projectOutput: (p: Tensor) => Tensor } {
   if (d.kind === 'attention') {
     const { values, projectOutput } = attentionGradientParts(d);
     const [B, L, , P] = values.shape;

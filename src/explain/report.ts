@@ -58,6 +58,8 @@ export interface HtmlReport {
   targetText: string;
   position: number;
   entries: readonly ReportEntry[];
+  /** Extra pictures after the methods (e.g. per-layer implicit-attention heatmaps), as SVG markup made by src/viz. */
+  figures?: readonly { title: string; svg: string }[];
 }
 
 /** One HTML document, no external resources. */
@@ -83,13 +85,14 @@ export function explanationHtml(report: HtmlReport): string {
     '<html lang="en"><head><meta charset="utf-8">',
     `<title>${xmlEscape(report.title)}</title>`,
     '<style>body{font-family:system-ui,sans-serif;max-width:820px;margin:2em auto;color:#222;padding:0 1em}',
-    'h1{font-size:1.4em}h2{font-size:1.1em;margin:1.6em 0 .2em}.desc,.meta,.sub{color:#666;margin:.2em 0}',
+    'h1{font-size:1.4em}.figure svg{max-width:100%;height:auto}h2{font-size:1.1em;margin:1.6em 0 .2em}.desc,.meta,.sub{color:#666;margin:.2em 0}',
     '.recipe{font-family:ui-monospace,monospace;font-size:.85em;color:#444;margin:.2em 0 .6em}.error{color:#a00}.top{font-size:.9em}</style>',
     '</head><body>',
     `<h1>${xmlEscape(report.title)}</h1>`,
     `<p class="sub">${xmlEscape(report.subtitle)}</p>`,
     `<p><strong>${xmlEscape(report.targetLine)}</strong></p>`,
     ...sections,
+    ...(report.figures ?? []).map((f) => `<section><h2>${xmlEscape(f.title)}</h2><div class="figure">${f.svg}</div></section>`),
     '</body></html>',
     '',
   ].join('\n');

@@ -55,7 +55,7 @@ export interface RecurrentDecomposition {
   /** Channels per head, for per-head aggregation (1 when there are no heads). */
   readonly channelsPerHead: number;
   /** The mixer's linear output map pre_out [B, L, C] → mixer output [B, L, H] (for gradient-based methods). */
-  projectOutput?: (preOut: Tensor) => Tensor;
+  projectOutput(preOut: Tensor): Tensor;
 }
 
 /** A real softmax attention layer (RecurrentGemma's local attention), per head. */

@@ -9,7 +9,7 @@
  *   λ = β_l + (1 − β_l) σ(f)                 layers above, β_l ∈ [0, 1) [D] (E = D)
  *   x̂ = silu(i) ⊙ (1 − λ);   h_t = λ_t ⊙ h_{t−1} + x̂_t           (hgrnScan, on log λ)
  *   out = o_proj(RMSNorm_E(h) ⊙ w ⊙ silu(g))                       one norm group over all E
- * Lower bounds (§3.2 of the paper, fla's HGRNModel): P = softmax over layers of
+ * Lower bounds (the paper's §3, forget-gate lower bound; fla's HGRNModel): P = softmax over layers of
  * `model.lower_bounds` [num_layers, D], Γ = cumsum(P) − P[0], β_l = Γ[l]; so β_0 = 0 and
  * the bounds grow with depth (upper layers keep longer memory).
  *

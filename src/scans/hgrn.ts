@@ -1,6 +1,6 @@
 /**
  * The element-wise gated recurrence of HGRN (Qin et al. 2023, "Hierarchically Gated Recurrent
- * Neural Network for Sequence Modeling", §3.1; spec fla-families.md §HGRN; fla's
+ * Neural Network for Sequence Modeling", §3; spec fla-families.md §HGRN; fla's
  * `fused_recurrent_hgrn` / `naive_recurrent_hgrn`) as one fused op with a hand-written backward,
  * and its one-token step.
  *

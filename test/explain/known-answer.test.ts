@@ -100,13 +100,6 @@ describe('known answers on a model that reads exactly one token', () => {
     }
   });
 
-  it('grad-attn on a recurrent layer without an output map says what is missing', () => {
-    const toy = buildToy(L, 2);
-    const ids = toyIds(L, 2);
-    const recurrent = new ExplainContext(toy.model, ids, toy.source(ids, { withGradientParts: false }));
-    expect(() => explain(recurrent, 'grad-attn')).toThrow(/no projectOutput/);
-  });
-
   it('every method leaves positions after the target at 0 and honours target.position', () => {
     const { context } = toyContext(1);
     const position = 3;

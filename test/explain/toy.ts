@@ -33,7 +33,7 @@ export interface Toy {
   valueWeights: Tensor[];
   outputWeights: Tensor[];
   /** Decompositions of the two layers; `attentionLayers` are exposed as real attention (heads = channels, P = 1). */
-  source(ids: Int32Array, options?: { attentionLayers?: number[]; withGradientParts?: boolean }): LayerSource;
+  source(ids: Int32Array, options?: { attentionLayers?: number[] }): LayerSource;
 }
 
 function matrices(L: number, row: (t: number, s: number) => number): Tensor {
@@ -92,7 +92,7 @@ export function buildToy(L: number, k: number): Toy {
     hiddenStates: 'layer-outputs',
   });
 
-  function decompose(ids: Int32Array, layer: number, asAttention: boolean, withGradientParts: boolean): LayerDecomposition {
+  function decompose(ids: Int32Array, layer: number, asAttention: boolean): LayerDecomposition {
     const trace: Trace = new Map();
     F.noGrad(() => model.forwardIds(ids, 1, ids.length, trace));
     const x = trace.get(`mixer_in.${layer}.toy`)!;
@@ -126,7 +126,7 @@ export function buildToy(L: number, k: number): Toy {
       values,
       preOut,
       channelsPerHead: 1,
-      ...(withGradientParts ? { projectOutput } : {}),
+      projectOutput,
     };
     return d;
   }
@@ -142,7 +142,7 @@ export function buildToy(L: number, k: number): Toy {
           { layer: 0, kind: 'toy' },
           { layer: 1, kind: 'toy' },
         ],
-        decompose: (layer) => decompose(ids, layer, (options.attentionLayers ?? []).includes(layer), options.withGradientParts ?? true),
+        decompose: (layer) => decompose(ids, layer, (options.attentionLayers ?? []).includes(layer)),
       };
     },
   };

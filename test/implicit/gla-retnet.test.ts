@@ -47,7 +47,7 @@ function layerRuns(raw: Record<string, unknown>, dtype: DType): LayerRun[] {
   return [0, 1].map((layer) => {
     const mixer = (model.sublayer(layer, 0) as unknown as { mixer: GatedAttention }).mixer;
     const m = mixer.internals(trace.get(`mixer_in.${layer}.${kind}`)!);
-    return { m, d: gatedLinearAttentionDecomposition(kind, m) };
+    return { m, d: gatedLinearAttentionDecomposition(kind, m, (p) => mixer.projectOutput(p)) };
   });
 }
 

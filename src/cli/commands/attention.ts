@@ -10,6 +10,7 @@ import { runForAttention } from '../../implicit/model-layers.js';
 import { writeSafetensors } from '../../io/safetensors.js';
 import { writeFileAtomic } from '../../io/node-file.js';
 import { CliError } from '../errors.js';
+import { indexBelow, integerList, oneOf, positiveNumber } from '../parse.js';
 import { addInputOptions, addModelOptions, openModel, printJson, readInputIds } from '../options.js';
 import type { InputOptions, ModelOptions } from '../options.js';
 import { progressBar } from '../progress.js';
@@ -52,15 +53,14 @@ function runAttention(options: AttentionOptions): void {
   const variant = oneOf(options.variant, VARIANTS, '--variant');
   const format = options.out === undefined ? 'terminal' : outputFormat(options.out);
   const reduce = oneOf(options.reduce ?? (format === 'safetensors' || format === 'json' ? 'none' : 'mean-abs'), REDUCTIONS, '--reduce');
-  const memoryBudget = Number(options.maxMemory) * 1024 * 1024;
-  if (!(memoryBudget > 0)) throw new CliError(`--max-memory must be a positive number of MiB, got '${options.maxMemory}'`);
-  const channels = options.channel === undefined ? undefined : parseList(options.channel, '--channel');
+  const memoryBudget = positiveNumber(options.maxMemory, '--max-memory') * 1024 * 1024;
+  const channels = options.channel === undefined ? undefined : integerList(options.channel, '--channel');
   const loaded = openModel(options);
   const ids = readInputIds(options, loaded);
   const L = ids.length;
-  const row = options.row === undefined ? undefined : options.row === 'last' ? L - 1 : parseIndex(options.row, '--row', L);
+  const row = options.row === undefined ? undefined : options.row === 'last' ? L - 1 : indexBelow(options.row, '--row', L);
   const run = runForAttention(loaded.model, ids, 1, L);
-  const layers = options.layer === 'all' ? run.layers : [parseIndex(options.layer, '--layer', loaded.model.numLayers)];
+  const layers = options.layer === 'all' ? run.layers : [indexBelow(options.layer, '--layer', loaded.model.numLayers)];
   const bar = progressBar('attention', 'layers');
   const results: LayerAttention[] = layers.map((layer, i) => {
     const d = run.decompose(layer);
@@ -139,21 +139,4 @@ function queryRow(e: Extraction, t: number, L: number, isRow: boolean): Float64A
     for (let s = 0; s < L; s++) out[s] += e.data[base + s] / matrices;
   }
   return out;
-}
-
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new CliError(`${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
-  return value as T;
-}
-
-function parseIndex(value: string, flag: string, limit: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n >= limit) throw new CliError(`${flag} must be an integer in [0, ${limit}), got '${value}'`);
-  return n;
-}
-
-function parseList(value: string, flag: string): number[] {
-  const items = value.split(',').map((v) => Number(v.trim()));
-  if (items.some((n) => !Number.isInteger(n) || n < 0)) throw new CliError(`${flag} expects comma-separated non-negative integers, got '${value}'`);
-  return items;
 }

@@ -11,14 +11,14 @@ import { DEFAULT_IG_STEPS, DEFAULT_METHOD, explain, getMethod, METHOD_NAMES } fr
 import { explanationHtml, formatScore, quoteToken, targetLine, topTokensLine } from '../../explain/report.js';
 import type { ReportEntry } from '../../explain/report.js';
 import { AGGREGATIONS, ExplainError } from '../../explain/types.js';
-import type { ChannelAggregation, ExplainOptions, ResolvedTarget } from '../../explain/types.js';
+import type { ExplainOptions, ResolvedTarget } from '../../explain/types.js';
 import { VARIANTS } from '../../implicit/decomposition.js';
 import { MemoryBudgetError } from '../../implicit/extract.js';
-import type { Variant } from '../../implicit/decomposition.js';
 import type { LoadedModel } from '../../io/load-model.js';
 import { writeFileAtomic } from '../../io/node-file.js';
 import { colorTokens } from '../../viz/index.js';
 import { CliError } from '../errors.js';
+import { integer, nonNegativeInt, oneOf, positiveInt } from '../parse.js';
 import { addInputOptions, addModelOptions, openModel, openTokenizer, printJson, readInputIds } from '../options.js';
 import type { InputOptions, ModelOptions } from '../options.js';
 import { progressBar } from '../progress.js';
@@ -68,11 +68,11 @@ function runExplain(options: ExplainCliOptions): void {
   const methods = options.method === 'all' ? [...METHOD_NAMES] : [getMethod(options.method).name];
   const explainOptions: ExplainOptions = {
     startLayer: nonNegativeInt(options.startLayer, '--start-layer'),
-    aggregation: oneOf(options.aggregation, AGGREGATIONS, '--aggregation') as ChannelAggregation,
+    aggregation: oneOf(options.aggregation, AGGREGATIONS, '--aggregation'),
     steps: positiveInt(options.steps, '--steps'),
     seed: integer(options.seed, '--seed'),
   };
-  if (options.variant !== undefined) explainOptions.variant = oneOf(options.variant, VARIANTS, '--variant') as Variant;
+  if (options.variant !== undefined) explainOptions.variant = oneOf(options.variant, VARIANTS, '--variant');
   if (options.out !== undefined && path.extname(options.out).toLowerCase() !== '.html') {
     throw new CliError(`--out writes an HTML report; give a file ending in .html, got '${options.out}'`);
   }
@@ -85,24 +85,7 @@ function runExplain(options: ExplainCliOptions): void {
   const tokenText = tokenTextOf(loaded);
   explainOptions.target = { position: parsePosition(options.position, ids.length), token: parseTarget(options.target, loaded) };
 
-  const context = new ExplainContext(loaded.model, ids);
-  const target = context.target(explainOptions.target);
-  const bar = methods.length > 1 ? progressBar('explaining', 'methods') : null;
-  const entries: ReportEntry[] = methods.map((name, i) => {
-    bar?.update(i, methods.length);
-    const method = getMethod(name);
-    const entry: ReportEntry = { method: name, description: method.description, recipe: method.recipe };
-    try {
-      entry.explanation = explain(context, name, explainOptions);
-    } catch (error) {
-      // With one method its failure is the command's; with all, the others still run.
-      if (methods.length === 1 || !isMethodFailure(error)) throw error;
-      entry.error = error.message;
-    }
-    return entry;
-  });
-  bar?.update(methods.length, methods.length);
-  bar?.stop();
+  const { target, entries } = explainMethods(loaded, ids, methods, explainOptions);
 
   if (options.out !== undefined) {
     const html = explanationHtml({
@@ -126,6 +109,29 @@ function runExplain(options: ExplainCliOptions): void {
     printHuman(tokens, target, tokenText, entries, options.color);
   }
   if (options.out !== undefined) (options.json ? process.stderr : process.stdout).write(`report written to ${options.out}\n`);
+}
+
+/** Runs each method on one input; with several, a method that cannot run is reported and the others go on. */
+export function explainMethods(loaded: LoadedModel, ids: Int32Array, methods: string[], explainOptions: ExplainOptions): { target: ResolvedTarget; entries: ReportEntry[] } {
+  const context = new ExplainContext(loaded.model, ids);
+  const target = context.target(explainOptions.target);
+  const bar = methods.length > 1 ? progressBar('explaining', 'methods') : null;
+  const entries: ReportEntry[] = methods.map((name, i) => {
+    bar?.update(i, methods.length);
+    const method = getMethod(name);
+    const entry: ReportEntry = { method: name, description: method.description, recipe: method.recipe };
+    try {
+      entry.explanation = explain(context, name, explainOptions);
+    } catch (error) {
+      // With one method its failure is the command's; with all, the others still run.
+      if (methods.length === 1 || !isMethodFailure(error)) throw error;
+      entry.error = error.message;
+    }
+    return entry;
+  });
+  bar?.update(methods.length, methods.length);
+  bar?.stop();
+  return { target, entries };
 }
 
 function jsonDocument(
@@ -159,7 +165,7 @@ function jsonDocument(
   };
 }
 
-function printHuman(tokens: string[], target: ResolvedTarget, tokenText: (id: number) => string, entries: ReportEntry[], colorFlag: boolean): void {
+export function printHuman(tokens: string[], target: ResolvedTarget, tokenText: (id: number) => string, entries: ReportEntry[], colorFlag: boolean): void {
   const color = colorFlag && process.stdout.isTTY === true && !process.env.NO_COLOR;
   const width = Math.max(...entries.map((e) => e.method.length)) + 2;
   const lines = [targetLine(target, tokenText)];
@@ -188,7 +194,7 @@ function isMethodFailure(error: unknown): error is Error {
   return error instanceof ExplainError || error instanceof MemoryBudgetError;
 }
 
-function tokenTextOf(loaded: LoadedModel): (id: number) => string {
+export function tokenTextOf(loaded: LoadedModel): (id: number) => string {
   if (loaded.tokenizerPath === null) return (id) => `#${id}`;
   const tokenizer = openTokenizer(loaded);
   return (id) => tokenizer.tokenToString(id);
@@ -222,27 +228,4 @@ function parsePosition(value: string, length: number): number {
     throw new CliError(`--position must be 'last' or an integer in [0, ${length}) (the input has ${length} tokens), got '${value}'`);
   }
   return n;
-}
-
-function integer(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || value.trim() === '') throw new CliError(`${flag} must be an integer, got '${value}'`);
-  return n;
-}
-
-function nonNegativeInt(value: string, flag: string): number {
-  const n = integer(value, flag);
-  if (n < 0) throw new CliError(`${flag} must be ≥ 0, got '${value}'`);
-  return n;
-}
-
-function positiveInt(value: string, flag: string): number {
-  const n = integer(value, flag);
-  if (n < 1) throw new CliError(`${flag} must be a positive integer, got '${value}'`);
-  return n;
-}
-
-function oneOf(value: string, allowed: readonly string[], flag: string): string {
-  if (!allowed.includes(value)) throw new CliError(`${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
-  return value;
 }

@@ -4,7 +4,7 @@ import { generate } from '../../models/generate.js';
 import { CliError } from '../errors.js';
 import { addModelOptions, openModel, openTokenizer, printJson } from '../options.js';
 import type { ModelOptions } from '../options.js';
-import { positiveInt } from './perplexity.js';
+import { integer, nonNegativeNumber, positiveInt } from '../parse.js';
 
 interface GenerateCliOptions extends ModelOptions {
   prompt: string;
@@ -22,10 +22,8 @@ export function registerGenerate(program: Command): void {
     .option('--seed <s>', 'random seed', '0')
     .option('--json', 'print {prompt, completion, ids} as JSON')
     .action((options: GenerateCliOptions) => {
-      const temperature = Number(options.temperature);
-      if (!(temperature >= 0)) throw new CliError(`--temperature must be a number ≥ 0, got '${options.temperature}'`);
-      const seed = Number(options.seed);
-      if (!Number.isInteger(seed)) throw new CliError(`--seed must be an integer, got '${options.seed}'`);
+      const temperature = nonNegativeNumber(options.temperature, '--temperature');
+      const seed = integer(options.seed, '--seed');
       const loaded = openModel(options);
       const tokenizer = openTokenizer(loaded);
       const prompt = Int32Array.from(tokenizer.encode(options.prompt));

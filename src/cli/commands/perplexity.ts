@@ -1,7 +1,7 @@
 /** `iattn perplexity`: mean NLL of windows of --seq tokens (see src/evaluate/perplexity.ts). */
 import type { Command } from 'commander';
 import { perplexity } from '../../evaluate/perplexity.js';
-import { CliError } from '../errors.js';
+import { positiveInt } from '../parse.js';
 import { addInputOptions, addModelOptions, openModel, printJson, readInputIds } from '../options.js';
 import type { InputOptions, ModelOptions } from '../options.js';
 import { progressBar } from '../progress.js';
@@ -35,10 +35,4 @@ export function registerPerplexity(program: Command): void {
         `nll ${result.nll.toFixed(5)}  ppl ${result.ppl.toFixed(2)}  (${result.tokens} tokens scored in ${result.windows} windows, ${seconds.toFixed(1)} s)\n`,
       );
     });
-}
-
-export function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new CliError(`${flag} must be a positive integer, got '${value}'`);
-  return n;
 }

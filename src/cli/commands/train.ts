@@ -18,6 +18,7 @@ import { defaultTokenizerPath, endOfTextId, openData } from '../../train/dataset
 import { readSettings, resumeRun, startRun, train, trainSettings } from '../../train/trainer.js';
 import type { EvalLog, Run, StepLog, TrainSettings } from '../../train/trainer.js';
 import { CliError } from '../errors.js';
+import { integerAtLeast, nonNegativeNumber, positiveNumber } from '../parse.js';
 import { parseDType, printJson } from '../options.js';
 
 interface TrainCliOptions {
@@ -74,40 +75,25 @@ export function registerTrain(program: Command): void {
     .action((options: TrainCliOptions, command: Command) => runTrain(options, command));
 }
 
-function int(value: string, flag: string, min: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} must be an integer ≥ ${min}, got '${value}'`);
-  return n;
-}
 
-function positive(value: string, flag: string): number {
-  const n = Number(value);
-  if (!(Number.isFinite(n) && n > 0)) throw new CliError(`${flag} must be a positive number, got '${value}'`);
-  return n;
-}
 
-function nonNegative(value: string, flag: string): number {
-  const n = Number(value);
-  if (!(Number.isFinite(n) && n >= 0)) throw new CliError(`${flag} must be a number ≥ 0, got '${value}'`);
-  return n;
-}
 
 /** The run's settings from the flags. */
 function settingsFromFlags(o: TrainCliOptions): TrainSettings {
-  const lr = positive(o.lr, '--lr');
-  const clip = nonNegative(o.clip, '--clip');
+  const lr = positiveNumber(o.lr, '--lr');
+  const clip = nonNegativeNumber(o.clip, '--clip');
   return trainSettings({
-    steps: int(o.steps, '--steps', 1),
-    batchSize: int(o.batch, '--batch', 1),
+    steps: integerAtLeast(o.steps, '--steps', 1),
+    batchSize: integerAtLeast(o.batch, '--batch', 1),
     lr,
-    minLr: o.minLr === undefined ? undefined : nonNegative(o.minLr, '--min-lr'),
-    warmup: o.warmup === undefined ? undefined : int(o.warmup, '--warmup', 0),
-    weightDecay: nonNegative(o.weightDecay, '--weight-decay'),
+    minLr: o.minLr === undefined ? undefined : nonNegativeNumber(o.minLr, '--min-lr'),
+    warmup: o.warmup === undefined ? undefined : integerAtLeast(o.warmup, '--warmup', 0),
+    weightDecay: nonNegativeNumber(o.weightDecay, '--weight-decay'),
     clip: clip === 0 ? Infinity : clip,
-    seed: int(o.seed, '--seed', 0),
-    evalEvery: int(o.evalEvery, '--eval-every', 0),
-    evalBatches: int(o.evalBatches, '--eval-batches', 1),
-    saveEvery: int(o.saveEvery, '--save-every', 0),
+    seed: integerAtLeast(o.seed, '--seed', 0),
+    evalEvery: integerAtLeast(o.evalEvery, '--eval-every', 0),
+    evalBatches: integerAtLeast(o.evalBatches, '--eval-batches', 1),
+    saveEvery: integerAtLeast(o.saveEvery, '--save-every', 0),
     dtype: parseDType(o.dtype),
   });
 }
@@ -138,13 +124,13 @@ function freshRun(o: TrainCliOptions, out: string): Run {
     ...architectureConfig(readArch(o.arch), {
       vocabSize,
       size: o.size as SizePreset,
-      hidden: o.hidden === undefined ? undefined : int(o.hidden, '--hidden', 1),
-      layers: o.layers === undefined ? undefined : int(o.layers, '--layers', 1),
+      hidden: o.hidden === undefined ? undefined : integerAtLeast(o.hidden, '--hidden', 1),
+      layers: o.layers === undefined ? undefined : integerAtLeast(o.layers, '--layers', 1),
     }),
     ...tokenIds,
   };
   const model = initModel(raw, settings.seed, settings.dtype);
-  const data = openData(o.data, { length: int(o.seq, '--seq', 1), seed: settings.seed, tokenizerPath, vocabSize });
+  const data = openData(o.data, { length: integerAtLeast(o.seq, '--seq', 1), seed: settings.seed, tokenizerPath, vocabSize });
   return startRun({ model, data, settings, outDir: out, tokenizerPath, configExtras: { ...tokenIds, dtype: settings.dtype } });
 }
 
@@ -178,7 +164,7 @@ function resumedRun(o: TrainCliOptions, command: Command, out: string): Run {
     if (command.getOptionValueSource(key) === 'cli' && given() !== want) throw new CliError(`--resume: ${flag} ${String(o[key])} differs from the model in ${out} (${String(want)})`);
   }
   const explicit = (key: keyof TrainCliOptions, flag: string, min: number): number | undefined =>
-    command.getOptionValueSource(key) === 'cli' ? int(String(o[key]), flag, min) : undefined;
+    command.getOptionValueSource(key) === 'cli' ? integerAtLeast(String(o[key]), flag, min) : undefined;
   const tokenizerPath = o.tokenizer ?? path.join(out, 'tokenizer.json');
   const data = openData(state.data.name, {
     length: state.data.length,

@@ -55,9 +55,6 @@ export const gradAttn: ExplainMethod = {
       const { layer, kind } = mixers[i];
       const d = context.decomposition(layer);
       const { preOut, projectOutput } = preOutputOf(d);
-      if (projectOutput === undefined) {
-        throw new ExplainError(`grad-attn: the ${d.mixer} decomposition of layer ${layer} has no projectOutput (its linear output map), so ∂target/∂pre_out is unavailable`);
-      }
       const gradOut = pass.mixerOut.get(layer);
       if (gradOut === undefined) throw new ExplainError(`grad-attn: no gradient for the output of the ${kind} mixer of layer ${layer}`);
       const g = pullBack(projectOutput, preOut, gradOut);

@@ -12,7 +12,7 @@ import type { GatedAttentionInternals } from '../../models/gla.js';
 import type { RecurrentDecomposition } from '../decomposition.js';
 import { dims3 } from './common.js';
 
-export function gatedLinearAttentionDecomposition(mixer: string, m: GatedAttentionInternals, projectOutput?: (preOut: Tensor) => Tensor): RecurrentDecomposition {
+export function gatedLinearAttentionDecomposition(mixer: string, m: GatedAttentionInternals, projectOutput: (preOut: Tensor) => Tensor): RecurrentDecomposition {
   const [batch, L, C] = dims3(m.values);
   const [, , heads, dk] = m.q.shape;
   const q = m.q.data;

@@ -19,7 +19,7 @@ import type { RecurrentDecomposition } from '../decomposition.js';
 import { dims3 } from './common.js';
 
 /** The decomposition of one layer from its internals; `projectOutput` is the layer's o_proj (HgrnAttention.projectOutput). */
-export function hgrnDecomposition(m: HgrnInternals, projectOutput?: (preOut: Tensor) => Tensor): RecurrentDecomposition {
+export function hgrnDecomposition(m: HgrnInternals, projectOutput: (preOut: Tensor) => Tensor): RecurrentDecomposition {
   const [batch, L, E] = dims3(m.values);
   const logDecay = m.logDecay.data;
   const inputGate = m.inputGate.data;
