@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: performance figures as JSON (stdout and bench/results/latest.json).
  * Every speed-up is a ratio against a reference measured in the same run.
- * Sections: matmul, load, forward, attention (default: all). Example: npm run bench -- matmul
+ * Sections: matmul, load, forward, attention, train (default: all). Example: npm run bench -- matmul
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,6 +14,7 @@ import { extract } from '../src/implicit/extract.js';
 import { runForAttention } from '../src/implicit/model-layers.js';
 import { loadModel } from '../src/io/load-model.js';
 import { probe, round, timeMs } from './measure.js';
+import { trainBench } from './train.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const trained = ['mamba2', 'rwkv'].map((name) => ({ name, dir: path.join(root, 'test/fixtures/trained', name) }));
@@ -105,7 +106,7 @@ function attentionBench() {
   return rows;
 }
 
-const sections: Record<string, () => unknown> = { matmul: matmulBench, load: loadBench, forward: forwardBench, attention: attentionBench };
+const sections: Record<string, () => unknown> = { matmul: matmulBench, load: loadBench, forward: forwardBench, attention: attentionBench, train: trainBench };
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(sections);
 const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length };
 for (const name of wanted) {
