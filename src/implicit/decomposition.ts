@@ -74,3 +74,42 @@ export interface AttentionDecomposition {
 }
 
 export type LayerDecomposition = RecurrentDecomposition | AttentionDecomposition;
+
+/**
+ * A mixer whose implicit attention is a FULL L×L matrix per channel (bidirectional or
+ * non-causal mixers: Vision Mamba, MLLA). The causal factorisation above does not fit (its
+ * rows stop at t and its conv is causal), so such a family composes its own rows and
+ * matrices and hands them over ready-made, per variant; `extract` streams, aggregates and
+ * budgets them like any other layer. Kept out of `LayerDecomposition`, whose consumers
+ * (the text explanation recipes) assume causal matrices; `extract` takes either.
+ *
+ *   pre_out^c = H^c · v^c + bias^c   with H^c ∈ R^{L×L}, any entry may be non-zero.
+ */
+export interface NonCausalDecomposition {
+  readonly kind: 'non-causal';
+  /** The mixer kind (vim, mlla). */
+  readonly mixer: string;
+  readonly batch: number;
+  readonly length: number;
+  /** C, channels of v and pre_out. */
+  readonly channels: number;
+  /** Channels per head, for per-head aggregation (1 when there are no heads). */
+  readonly channelsPerHead: number;
+  /** Matrices of a variant: one per channel, or one per core (head or channel) for `hidden`. */
+  matrixCount(variant: Variant): number;
+  /** Row t of matrix m (channel, or core for `hidden`) of batch b into out [L], every entry written. */
+  row(b: number, m: number, t: number, variant: Variant, out: Float64Array): void;
+  /** Matrix m of batch b into out [L·L] (out[t·L + s]), every entry written. */
+  matrix(b: number, m: number, variant: Variant, out: Float64Array): void;
+  /** The exact variant's bias of channel c of batch b at every position into out [L]. */
+  bias(b: number, c: number, out: Float64Array): void;
+  /** v: what H multiplies [B, L, C]. */
+  readonly values: Tensor;
+  /** The mixer's real pre-output [B, L, C] (what H·v + bias must reconstruct). */
+  readonly preOut: Tensor;
+  /** The mixer's linear output map pre_out [B, L, C] → mixer output [B, L, H]. */
+  projectOutput(preOut: Tensor): Tensor;
+}
+
+/** Any layer `extract` can read: causal (recurrent or attention) or non-causal. */
+export type AnyLayerDecomposition = LayerDecomposition | NonCausalDecomposition;

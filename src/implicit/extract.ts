@@ -6,7 +6,7 @@
 import { allocate, ShapeError } from '../core/index.js';
 import type { DType, FloatArray } from '../core/index.js';
 import { channelBias, channelMatrix, channelRow, CoreCache, matrixCount, rowBias } from './compose.js';
-import type { LayerDecomposition, RecurrentDecomposition, Variant } from './decomposition.js';
+import type { AnyLayerDecomposition, NonCausalDecomposition, RecurrentDecomposition, Variant } from './decomposition.js';
 
 /**
  * none: every selected channel; mean: signed channel mean; mean-abs: mean of |H| (what the
@@ -52,10 +52,10 @@ export function formatBytes(bytes: number): string {
   return `${bytes.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
-export function extract(d: LayerDecomposition, options: ExtractOptions): Extraction {
+export function extract(d: AnyLayerDecomposition, options: ExtractOptions): Extraction {
   const dtype = options.dtype ?? 'float32';
   const L = d.length;
-  const count = d.kind === 'recurrent' ? matrixCount(d, options.variant) : d.heads;
+  const count = d.kind === 'recurrent' ? matrixCount(d, options.variant) : d.kind === 'non-causal' ? d.matrixCount(options.variant) : d.heads;
   const selected = options.channels ?? range(count);
   for (const c of selected) if (!(Number.isInteger(c) && c >= 0 && c < count)) throw new ShapeError(`channel ${c} is outside [0, ${count})`);
   if (options.row !== undefined && !(Number.isInteger(options.row) && options.row >= 0 && options.row < L)) {
@@ -88,12 +88,12 @@ export function extract(d: LayerDecomposition, options: ExtractOptions): Extract
   }
   const shape = options.reduce === 'mean' || options.reduce === 'mean-abs' || options.reduce === 'mean-positive' ? [d.batch] : [d.batch, groups.length];
   const result: Extraction = { shape: options.row === undefined ? [...shape, L, L] : [...shape, L], data: out };
-  if (d.kind === 'recurrent' && options.variant === 'exact' && options.row === undefined) result.bias = biasOf(d, cache!, dtype);
+  if (d.kind !== 'attention' && options.variant === 'exact' && options.row === undefined) result.bias = biasOf(d, cache, dtype);
   return result;
 }
 
 /** Which source matrices are averaged into each output matrix. */
-function outputGroups(d: LayerDecomposition, options: ExtractOptions, selected: number[]): number[][] {
+function outputGroups(d: AnyLayerDecomposition, options: ExtractOptions, selected: number[]): number[][] {
   switch (options.reduce) {
     case 'none':
       return selected.map((c) => [c]);
@@ -102,7 +102,7 @@ function outputGroups(d: LayerDecomposition, options: ExtractOptions, selected: 
     case 'mean-positive':
       return [selected];
     case 'head-mean': {
-      const perHead = d.kind === 'recurrent' && options.variant !== 'hidden' ? d.channelsPerHead : 1;
+      const perHead = d.kind !== 'attention' && options.variant !== 'hidden' ? d.channelsPerHead : 1;
       const heads = new Map<number, number[]>();
       for (const c of selected) heads.set(Math.floor(c / perHead), [...(heads.get(Math.floor(c / perHead)) ?? []), c]);
       return [...heads.values()];
@@ -110,24 +110,30 @@ function outputGroups(d: LayerDecomposition, options: ExtractOptions, selected: 
   }
 }
 
-function matrixOf(d: LayerDecomposition, b: number, c: number, options: ExtractOptions, out: Float64Array, cache: CoreCache | null): void {
+function matrixOf(d: AnyLayerDecomposition, b: number, c: number, options: ExtractOptions, out: Float64Array, cache: CoreCache | null): void {
   if (d.kind === 'attention') {
     const L = d.length;
     const base = ((b * d.heads + c) * L + (options.row ?? 0)) * L;
     out.set(d.weights.data.subarray(base, base + out.length));
     return;
   }
+  if (d.kind === 'non-causal') {
+    if (options.row === undefined) d.matrix(b, c, options.variant, out);
+    else d.row(b, c, options.row, options.variant, out);
+    return;
+  }
   if (options.row === undefined) channelMatrix(d, b, c, options.variant, out, cache ?? undefined);
   else channelRow(d, b, c, options.row, options.variant, out, cache ?? undefined);
 }
 
-function biasOf(d: RecurrentDecomposition, cache: CoreCache, dtype: DType): FloatArray {
+function biasOf(d: RecurrentDecomposition | NonCausalDecomposition, cache: CoreCache | null, dtype: DType): FloatArray {
   const { batch: B, length: L, channels: C } = d;
   const bias = allocate(dtype, B * L * C);
   const column = new Float64Array(L);
   for (let b = 0; b < B; b++) {
     for (let c = 0; c < C; c++) {
-      channelBias(d, b, c, column, cache);
+      if (d.kind === 'non-causal') d.bias(b, c, column);
+      else channelBias(d, b, c, column, cache ?? undefined);
       for (let t = 0; t < L; t++) bias[(b * L + t) * C + c] = column[t];
     }
   }

@@ -23,7 +23,7 @@ import { applyLinear, declareLinear, declareRmsNorm } from './layers.js';
 import type { Linear } from './layers.js';
 import { DecoderLM, MixerSublayer } from './model.js';
 import type { CommonConfig, Layer, Mixer } from './model.js';
-import { constant, normal, ones, zeros } from './parameters.js';
+import { constant, normal, ones, timeStepBiasInit, zeros } from './parameters.js';
 import type { Init, ParameterRegistry } from './parameters.js';
 
 /** Typed config; field comments give the config.json key and transformers' default. */
@@ -103,24 +103,6 @@ export interface MambaState {
 
 const uniform = (bound: number): Init => ({ kind: 'uniform', lo: -bound, hi: bound });
 
-/**
- * dt_proj.bias = softplus⁻¹(Δ₀) with Δ₀ log-spaced over [time_step_min, time_step_max] across
- * channels (floored at time_step_floor): the deterministic counterpart of mamba_ssm's
- * log-uniform random draw. softplus⁻¹(Δ) = Δ + log(−expm1(−Δ)).
- */
-function timeStepBias(config: MambaConfig): Init {
-  const lo = Math.log(config.timeStepMin);
-  const hi = Math.log(config.timeStepMax);
-  const D = config.intermediateSize;
-  return {
-    kind: 'formula',
-    at: (d) => {
-      const dt = Math.max(Math.exp(lo + ((d + 0.5) / D) * (hi - lo)), config.timeStepFloor);
-      return dt + Math.log(-Math.expm1(-dt));
-    },
-  };
-}
-
 /** One Mamba / FalconMamba mixer (HF `MambaMixer`) with its parameters under `prefix`. */
 export class MambaMixer implements Mixer<MambaState> {
   private readonly inProj: Linear;
@@ -149,7 +131,7 @@ export class MambaMixer implements Mixer<MambaState> {
     const dtStd = R ** -0.5 * config.timeStepScale;
     this.dtProj = {
       weight: params.take(`${prefix}.dt_proj.weight`, [D, R], config.timeStepInitScheme === 'constant' ? constant(dtStd) : uniform(dtStd)),
-      bias: params.take(`${prefix}.dt_proj.bias`, [D], timeStepBias(config)),
+      bias: params.take(`${prefix}.dt_proj.bias`, [D], timeStepBiasInit(config.intermediateSize, config.timeStepMin, config.timeStepMax, config.timeStepFloor)),
     };
     // S4D-real initialisation: A[d, n] = −(n + 1).
     this.aLog = params.take(`${prefix}.A_log`, [D, N], { kind: 'formula', at: (i) => Math.log((i % N) + 1) });

@@ -22,8 +22,8 @@ import { applyLinear, declareLinear, declareRmsNorm } from './layers.js';
 import type { Linear } from './layers.js';
 import { DecoderLM, MixerSublayer } from './model.js';
 import type { CommonConfig, Layer, Mixer } from './model.js';
-import { normal, ones } from './parameters.js';
-import type { Init, ParameterRegistry } from './parameters.js';
+import { normal, ones, timeStepBiasInit } from './parameters.js';
+import type { ParameterRegistry } from './parameters.js';
 
 /** Typed config; field comments give the config.json key and transformers' default. */
 export interface Mamba2Config extends CommonConfig {
@@ -130,23 +130,6 @@ interface ScanInputs {
   A: Tensor; // [Hd]
 }
 
-/**
- * dt_bias = softplus⁻¹(Δ₀) with Δ₀ log-spaced over [time_step_min, time_step_max] across heads
- * (floored at time_step_floor): the deterministic counterpart of HF's log-uniform random draw.
- * softplus⁻¹(Δ) = Δ + log(−expm1(−Δ)).
- */
-function timeStepBias(config: Mamba2Config): Init {
-  const lo = Math.log(config.timeStepMin);
-  const hi = Math.log(config.timeStepMax);
-  return {
-    kind: 'formula',
-    at: (h) => {
-      const dt = Math.max(Math.exp(lo + ((h + 0.5) / config.numHeads) * (hi - lo)), config.timeStepFloor);
-      return dt + Math.log(-Math.expm1(-dt));
-    },
-  };
-}
-
 /** One Mamba-2 mixer (HF `Mamba2Mixer`) with its parameters under `prefix`. */
 export class Mamba2Mixer implements Mixer<Mamba2State> {
   readonly kind = 'mamba2';
@@ -172,7 +155,7 @@ export class Mamba2Mixer implements Mixer<Mamba2State> {
     const bound = 1 / Math.sqrt(K);
     this.convWeight = params.take(`${prefix}.conv1d.weight`, [C, 1, K], { kind: 'uniform', lo: -bound, hi: bound });
     this.convBias = params.optional(config.useConvBias, `${prefix}.conv1d.bias`, [C], { kind: 'uniform', lo: -bound, hi: bound });
-    this.dtBias = params.take(`${prefix}.dt_bias`, [Hd], timeStepBias(config));
+    this.dtBias = params.take(`${prefix}.dt_bias`, [Hd], timeStepBiasInit(config.numHeads, config.timeStepMin, config.timeStepMax, config.timeStepFloor));
     // A_h = −(h + 1), as HF's _init_weights.
     this.aLog = params.take(`${prefix}.A_log`, [Hd], { kind: 'formula', at: (h) => Math.log(h + 1) });
     this.dSkip = params.take(`${prefix}.D`, [Hd], ones);

@@ -126,3 +126,21 @@ export class ParameterRegistry {
     return present ? this.take(name, shape, init) : null;
   }
 }
+
+/**
+ * Initial step-size biases of selective SSMs (Mamba's dt_proj.bias, Mamba2's dt_bias):
+ * softplus⁻¹(Δ₀) with Δ₀ log-spaced over [min, max] across the `count` channels or heads,
+ * floored at `floor` — the deterministic counterpart of mamba_ssm's log-uniform draw.
+ * softplus⁻¹(Δ) = Δ + log(−expm1(−Δ)).
+ */
+export function timeStepBiasInit(count: number, min: number, max: number, floor: number): Init {
+  const lo = Math.log(min);
+  const hi = Math.log(max);
+  return {
+    kind: 'formula',
+    at: (i) => {
+      const dt = Math.max(Math.exp(lo + ((i + 0.5) / count) * (hi - lo)), floor);
+      return dt + Math.log(-Math.expm1(-dt));
+    },
+  };
+}

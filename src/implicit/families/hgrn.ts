@@ -16,7 +16,7 @@
 import type { Tensor } from '../../core/index.js';
 import type { HgrnInternals } from '../../models/hgrn.js';
 import type { RecurrentDecomposition } from '../decomposition.js';
-import { dims3 } from './common.js';
+import { decayingCore, dims3 } from './common.js';
 
 /** The decomposition of one layer from its internals; `projectOutput` is the layer's o_proj (HgrnAttention.projectOutput). */
 export function hgrnDecomposition(m: HgrnInternals, projectOutput: (preOut: Tensor) => Tensor): RecurrentDecomposition {
@@ -24,27 +24,7 @@ export function hgrnDecomposition(m: HgrnInternals, projectOutput: (preOut: Tens
   const logDecay = m.logDecay.data;
   const inputGate = m.inputGate.data;
 
-  /** Row t: exp of the (non-positive) sum Σ_{k=s+1..t} log λ_k, accumulated backwards from s = t. */
-  function coreRow(b: number, c: number, t: number, out: Float64Array): void {
-    let logSum = 0;
-    for (let s = t; s >= 0; s--) {
-      const idx = (b * L + s) * E + c;
-      out[s] = Math.exp(logSum) * inputGate[idx];
-      logSum += logDecay[idx];
-    }
-  }
-
-  /** Rows by the recurrence q[s] ← λ_t · q[s] (s < t), q[t] = 1 − λ_t: O(L²) multiplies, O(L) exps. */
-  function coreMatrix(b: number, c: number, out: Float64Array): void {
-    const q = new Float64Array(L);
-    for (let t = 0; t < L; t++) {
-      const idx = (b * L + t) * E + c;
-      const decay = Math.exp(logDecay[idx]);
-      for (let s = 0; s < t; s++) q[s] *= decay;
-      q[t] = inputGate[idx];
-      out.set(q.subarray(0, t + 1), t * L);
-    }
-  }
+  const { coreRow, coreMatrix } = decayingCore(L, E, logDecay, inputGate);
 
   return {
     kind: 'recurrent',

@@ -9,35 +9,15 @@ import * as F from '../../core/index.js';
 import type { LocalAttention } from '../../models/local-attention.js';
 import type { RecurrentBlock } from '../../models/recurrent-gemma.js';
 import type { AttentionDecomposition, RecurrentDecomposition } from '../decomposition.js';
-import { dims3 } from './common.js';
+import { decayingCore, dims3 } from './common.js';
 
 export function rglruDecomposition(block: RecurrentBlock, x: F.Tensor): RecurrentDecomposition {
   const m = block.internals(x);
   const [batch, L, W] = dims3(m.x);
   const logA = m.logA.data;
-  const a = m.a.data;
   const inputScale = F.noGrad(() => F.mul(m.inputGate, m.m)).data; // i_s · m_s
 
-  /** Row t: exp of the (non-positive) sum of log a_k for k = s+1..t, accumulated backwards. */
-  function coreRow(b: number, c: number, t: number, out: Float64Array): void {
-    let logDecay = 0;
-    for (let s = t; s >= 0; s--) {
-      const idx = (b * L + s) * W + c;
-      out[s] = Math.exp(logDecay) * inputScale[idx];
-      if (s > 0) logDecay += logA[idx];
-    }
-  }
-
-  /** Rows by the recurrence q[s] ← a_t · q[s], q[t] = i_t m_t. */
-  function coreMatrix(b: number, c: number, out: Float64Array): void {
-    const q = new Float64Array(L);
-    for (let t = 0; t < L; t++) {
-      const idx = (b * L + t) * W + c;
-      for (let s = 0; s < t; s++) q[s] *= a[idx];
-      q[t] = inputScale[idx];
-      out.set(q.subarray(0, t + 1), t * L);
-    }
-  }
+  const { coreRow, coreMatrix } = decayingCore(L, W, logA, inputScale);
 
   return {
     kind: 'recurrent',
