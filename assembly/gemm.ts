@@ -24,8 +24,12 @@
  * (test/core/gemm-wasm.test.ts) and benchmarked (bench/gemm.ts):
  *   v1: MR = 4 (8 accumulators), scalar packing.
  *   v2: MR = 6 (12 accumulators + 2 B vectors + 1 A splat = 15 of 16 SIMD registers): slower
- *       than v1 under V8 (≈ 30 vs 45 GFLOP/s float32 at 512³), whose allocator spills.
- *   v3: v1 with a 4×4 SIMD-transposing pack of B for transB (the linear layers' weights).
+ *       than v1 under V8 (≈ 30 vs 46 GFLOP/s float32 at 512³, quiet machine), presumably
+ *       register spills in V8's code for the loop.
+ *   v3: v1 with a SIMD-transposing pack of B for transB (the linear layers' weights); the pack
+ *       is a small share of the time, so v1 and v3 are within measurement noise at 512³.
+ * gemvNT: C[m,n] += A[m,k]·B[n,k]ᵀ for m of 1–2 (one token through a linear layer), dot
+ * products straight from B: packing B would cost as much as the product itself.
  */
 
 /*
@@ -70,7 +74,7 @@ function gemm<T>(version: i32, transA: i32, transB: i32, m: i32, n: i32, k: i32,
     const nc = min(NC, n - jc);
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
-      if (transB != 0 && version >= 3) packBTransposed4<T>(b, ldb, pc, jc, kc, nc, pb);
+      if (transB != 0 && version >= 3) packBTransposed<T>(b, ldb, pc, jc, kc, nc, pb);
       else packB<T>(transB, b, ldb, pc, jc, kc, nc, pb);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
@@ -129,56 +133,62 @@ function packB<T>(transB: i32, b: usize, ldb: i32, pc: i32, jc: i32, kc: i32, nc
 }
 
 /**
- * packB for transB (B stored [n,k]) with 4×4 in-register transposes (v3): a vector of four
- * consecutive k from each of four B rows becomes four packed rows of four columns. float32
- * only; float64 and the ragged edges fall back to packB.
+ * packB for transB (B stored [n,k]) with in-register transposes (v3): float32 moves 4×4
+ * blocks (a vector of four consecutive k from each of four B rows becomes four packed rows of
+ * four columns), float64 2×2 blocks. Ragged panels and k tails go through packB.
  */
-function packBTransposed4<T>(b: usize, ldb: i32, pc: i32, jc: i32, kc: i32, nc: i32, dst: usize): void {
-  if (sizeof<T>() != 4) {
-    packB<T>(1, b, ldb, pc, jc, kc, nc, dst);
-    return;
-  }
-  const NR = 8;
-  const kc4 = kc & ~3;
-  const fullPanels = nc >> 3;
-  const rowBytes = <usize>(ldb * 4);
+function packBTransposed<T>(b: usize, ldb: i32, pc: i32, jc: i32, kc: i32, nc: i32, dst: usize): void {
+  const S = <i32>sizeof<T>();
+  const NR = tileCols<T>();
+  const L = 16 / S; // lanes: the transposed block is L×L
+  const kcL = kc & ~(L - 1);
+  const fullPanels = nc / NR;
+  const rowBytes = <usize>(ldb * S);
   for (let q = 0; q < fullPanels; q++) {
     const jr = q * NR;
-    const d = dst + <usize>(jr * kc * 4);
-    for (let half = 0; half < 2; half++) {
-      const s0 = b + <usize>(((jc + jr + half * 4) * ldb + pc) * 4);
-      const s1 = s0 + rowBytes;
-      const s2 = s1 + rowBytes;
-      const s3 = s2 + rowBytes;
-      const o = d + <usize>(half * 16);
-      for (let p = 0; p < kc4; p += 4) {
-        const off = <usize>(p * 4);
-        const r0 = v128.load(s0 + off);
-        const r1 = v128.load(s1 + off);
-        const r2 = v128.load(s2 + off);
-        const r3 = v128.load(s3 + off);
-        const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5); // r0[0] r1[0] r0[1] r1[1]
-        const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-        const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-        const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-        const out = o + <usize>(p * 32);
-        v128.store(out, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), 0);
-        v128.store(out, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
-        v128.store(out, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
-        v128.store(out, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
+    const d = dst + <usize>(jr * kc * S);
+    for (let part = 0; part < NR; part += L) {
+      const s0 = b + <usize>(((jc + jr + part) * ldb + pc) * S);
+      const o = d + <usize>(part * S);
+      if (S == 4) {
+        const s1 = s0 + rowBytes;
+        const s2 = s1 + rowBytes;
+        const s3 = s2 + rowBytes;
+        for (let p = 0; p < kcL; p += 4) {
+          const off = <usize>(p * 4);
+          const r0 = v128.load(s0 + off);
+          const r1 = v128.load(s1 + off);
+          const r2 = v128.load(s2 + off);
+          const r3 = v128.load(s3 + off);
+          const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5); // r0[0] r1[0] r0[1] r1[1]
+          const t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+          const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+          const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+          const out = o + <usize>(p * 32);
+          v128.store(out, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), 0);
+          v128.store(out, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 32);
+          v128.store(out, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 64);
+          v128.store(out, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 96);
+        }
+      } else {
+        const s1 = s0 + rowBytes;
+        for (let p = 0; p < kcL; p += 2) {
+          const off = <usize>(p * 8);
+          const r0 = v128.load(s0 + off);
+          const r1 = v128.load(s1 + off);
+          const out = o + <usize>(p * 32);
+          v128.store(out, v128.shuffle<f64>(r0, r1, 0, 2), 0);
+          v128.store(out, v128.shuffle<f64>(r0, r1, 1, 3), 32);
+        }
       }
-      for (let p = kc4; p < kc; p++) {
-        const off = <usize>(p * 4);
-        const out = o + <usize>(p * 32);
-        store<f32>(out, load<f32>(s0 + off));
-        store<f32>(out, load<f32>(s1 + off), 4);
-        store<f32>(out, load<f32>(s2 + off), 8);
-        store<f32>(out, load<f32>(s3 + off), 12);
+      for (let p = kcL; p < kc; p++) {
+        const out = o + <usize>(p * NR * S);
+        for (let l = 0; l < L; l++) store<T>(out + <usize>(l * S), load<T>(s0 + <usize>(l) * rowBytes + <usize>(p * S)));
       }
     }
   }
   const done = fullPanels * NR;
-  if (done < nc) packB<T>(1, b, ldb, pc, jc + done, kc, nc - done, dst + <usize>(done * kc * 4));
+  if (done < nc) packB<T>(1, b, ldb, pc, jc + done, kc, nc - done, dst + <usize>(done * kc * S));
 }
 
 /**
@@ -317,4 +327,75 @@ function micro6<T>(kc: i32, ap: usize, bp: usize, c: usize, ldc: usize): void {
 @inline function addRow<T>(c: usize, v0: v128, v1: v128): void {
   v128.store(c, v128.add<T>(v128.load(c), v0));
   v128.store(c, v128.add<T>(v128.load(c, 16), v1), 16);
+}
+
+/**
+ * gemvNT: C[m, n] += A[m, k] · B[n, k]ᵀ without packing, for tiny m (rows of A one after the
+ * other): four rows of B at a time, k in vectors, horizontal sums at the end. lda, ldb, ldc
+ * in elements.
+ */
+export function gemvNT_f32(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
+  for (let i = 0; i < m; i++) gemvNT<f32>(n, k, a + <usize>(i * lda * 4), b, ldb, c + <usize>(i * ldc * 4));
+}
+
+export function gemvNT_f64(m: i32, n: i32, k: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
+  for (let i = 0; i < m; i++) gemvNT<f64>(n, k, a + <usize>(i * lda * 8), b, ldb, c + <usize>(i * ldc * 8));
+}
+
+/** c[n] += B[n, k] · a[k]. */
+function gemvNT<T>(n: i32, k: i32, a: usize, b: usize, ldb: i32, c: usize): void {
+  const S = <i32>sizeof<T>();
+  const L = 16 / S;
+  const kL = k & ~(L - 1);
+  const rowBytes = <usize>(ldb * S);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const b0 = b + <usize>(j) * rowBytes;
+    const b1 = b0 + rowBytes;
+    const b2 = b1 + rowBytes;
+    const b3 = b2 + rowBytes;
+    let s0 = v128.splat<T>(<T>0), s1 = s0, s2 = s0, s3 = s0;
+    for (let p = 0; p < kL; p += L) {
+      const off = <usize>(p * S);
+      const x = v128.load(a + off);
+      s0 = v128.add<T>(s0, v128.mul<T>(x, v128.load(b0 + off)));
+      s1 = v128.add<T>(s1, v128.mul<T>(x, v128.load(b1 + off)));
+      s2 = v128.add<T>(s2, v128.mul<T>(x, v128.load(b2 + off)));
+      s3 = v128.add<T>(s3, v128.mul<T>(x, v128.load(b3 + off)));
+    }
+    let t0 = horizontalSum<T>(s0), t1 = horizontalSum<T>(s1), t2 = horizontalSum<T>(s2), t3 = horizontalSum<T>(s3);
+    for (let p = kL; p < k; p++) {
+      const off = <usize>(p * S);
+      const x = load<T>(a + off);
+      t0 += x * load<T>(b0 + off);
+      t1 += x * load<T>(b1 + off);
+      t2 += x * load<T>(b2 + off);
+      t3 += x * load<T>(b3 + off);
+    }
+    const cj = c + <usize>(j * S);
+    store<T>(cj, load<T>(cj) + t0);
+    store<T>(cj, load<T>(cj, S) + t1, S);
+    store<T>(cj, load<T>(cj, 2 * S) + t2, 2 * S);
+    store<T>(cj, load<T>(cj, 3 * S) + t3, 3 * S);
+  }
+  for (; j < n; j++) {
+    const bj = b + <usize>(j) * rowBytes;
+    let sv = v128.splat<T>(<T>0);
+    for (let p = 0; p < kL; p += L) {
+      const off = <usize>(p * S);
+      sv = v128.add<T>(sv, v128.mul<T>(v128.load(a + off), v128.load(bj + off)));
+    }
+    let t = horizontalSum<T>(sv);
+    for (let p = kL; p < k; p++) t += load<T>(a + <usize>(p * S)) * load<T>(bj + <usize>(p * S));
+    const cj = c + <usize>(j * S);
+    store<T>(cj, load<T>(cj) + t);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function horizontalSum<T>(v: v128): T {
+  if (sizeof<T>() == 4) {
+    return <T>((v128.extract_lane<f32>(v, 0) + v128.extract_lane<f32>(v, 1)) + (v128.extract_lane<f32>(v, 2) + v128.extract_lane<f32>(v, 3)));
+  }
+  return <T>(v128.extract_lane<f64>(v, 0) + v128.extract_lane<f64>(v, 1));
 }

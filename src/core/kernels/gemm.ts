@@ -1,16 +1,88 @@
 /**
  * Dense matrix-multiply kernels on flat row-major arrays. All three *accumulate* into C
  * (C += A·B), so the same kernels serve forward passes (C zeroed) and backward passes.
- * Inner loops are unrolled four ways to reuse loaded values; plain JavaScript reference
- * versions for the WebAssembly kernels of later work.
+ *
+ * `gemmNT`, `gemmNN`, `gemmTN` dispatch between two implementations with the same signature:
+ *  - the WebAssembly SIMD kernels (assembly/gemm.ts, loaded by ./wasm/gemm-wasm.ts: packed
+ *    panels and 4×8 float32 / 4×4 float64 register tiles; an unpacked dot-product kernel for
+ *    NT with one or two rows), ≈ 5–15× the JS speed (bench/gemm.ts), used for products of at
+ *    least WASM_MIN_WORK multiply-adds with N ≥ WASM_MIN_N: below that, copying the operands
+ *    into the module's memory costs more than it saves;
+ *  - the plain JavaScript references `gemm*Reference` below (unrolled, sums in float64
+ *    registers), used for small products and wherever WebAssembly SIMD is missing.
+ * float32 results differ from the references by rounding only: the WASM kernels sum in float32
+ * lanes, in blocks of 256 along K (test/core/gemm-wasm.test.ts bounds the difference).
+ *
+ * Environment variable IATTN_KERNELS (read once, when this module loads):
+ *   unset or 'auto'  sized dispatch as above;
+ *   'js'             the JS references everywhere (e.g. to rule the WASM kernels out of a bug);
+ *   'wasm'           the WASM kernels for every size (testing), JS only if WASM is unavailable.
+ * Any other value is an error.
  */
 import type { FloatArray } from '../dtype.js';
+import { gemmWasm } from './wasm/gemm-wasm.js';
+
+export type GemmBackendMode = 'auto' | 'js' | 'wasm';
+
+/** Smallest M·N·K sent to WASM in 'auto' mode (measured crossover: 1–4 K multiply-adds). */
+export const WASM_MIN_WORK = 4096;
+/** Narrowest C sent to WASM in 'auto' mode (the register tile is 8 float32 columns wide). */
+export const WASM_MIN_N = 4;
+
+function modeFromEnvironment(): GemmBackendMode {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const raw = (env?.IATTN_KERNELS ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'auto') return 'auto';
+  if (raw === 'js' || raw === 'wasm') return raw;
+  throw new Error(`IATTN_KERNELS should be 'js', 'wasm' or 'auto', got '${env?.IATTN_KERNELS}'`);
+}
+
+let mode: GemmBackendMode = modeFromEnvironment();
+
+/** The dispatch mode in force (from IATTN_KERNELS unless set by setGemmBackend). */
+export function gemmBackend(): GemmBackendMode {
+  return mode;
+}
+
+/** Overrides the dispatch mode (benchmarks, tests); returns the previous one. */
+export function setGemmBackend(next: GemmBackendMode): GemmBackendMode {
+  const old = mode;
+  mode = next;
+  return old;
+}
+
+/** Whether 'auto' mode sends an M×N×K product to the WASM kernels. */
+export function wasmPreferred(M: number, N: number, K: number): boolean {
+  return N >= WASM_MIN_N && M * N * K >= WASM_MIN_WORK;
+}
+
+function wantWasm(M: number, N: number, K: number): boolean {
+  return mode === 'auto' ? wasmPreferred(M, N, K) : mode === 'wasm';
+}
+
+/** C[M,N] += A[M,K] · B[N,K]ᵀ (linear layers y = x Wᵀ). */
+export function gemmNT(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
+  if (wantWasm(M, N, K) && gemmWasm('NT', M, N, K, A, aOff, B, bOff, C, cOff)) return;
+  gemmNTReference(M, N, K, A, aOff, B, bOff, C, cOff);
+}
+
+/** C[M,N] += A[M,K] · B[K,N]. */
+export function gemmNN(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
+  if (wantWasm(M, N, K) && gemmWasm('NN', M, N, K, A, aOff, B, bOff, C, cOff)) return;
+  gemmNNReference(M, N, K, A, aOff, B, bOff, C, cOff);
+}
+
+/** C[M,N] += A[K,M]ᵀ · B[K,N] (weight gradients: dW = dyᵀ x). */
+export function gemmTN(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
+  if (wantWasm(M, N, K) && gemmWasm('TN', M, N, K, A, aOff, B, bOff, C, cOff)) return;
+  gemmTNReference(M, N, K, A, aOff, B, bOff, C, cOff);
+}
 
 /**
- * C[M,N] += A[M,K] · B[N,K]ᵀ (dot products of rows: linear layers y = x Wᵀ). Register block of
+ * Reference for gemmNT: C[M,N] += A[M,K] · B[N,K]ᵀ (dot products of rows). Register block of
  * 2 rows of A × 4 rows of B: 6 loads feed 8 multiply-adds per k.
  */
-export function gemmNT(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
+export function gemmNTReference(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
   let i = 0;
   for (; i + 1 < M; i += 2) {
     const a0 = aOff + i * K;
@@ -71,7 +143,7 @@ export function gemmNT(M: number, N: number, K: number, A: FloatArray, aOff: num
   if (i < M) gemvNT(N, K, A, aOff + i * K, B, bOff, C, cOff + i * N);
 }
 
-/** c[N] += B[N,K] · a[K] (the last odd row of gemmNT). */
+/** c[N] += B[N,K] · a[K] (the last odd row of gemmNTReference). */
 function gemvNT(N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
   for (let j = 0; j < N; j++) {
     const b = bOff + j * K;
@@ -81,8 +153,8 @@ function gemvNT(N: number, K: number, A: FloatArray, aOff: number, B: FloatArray
   }
 }
 
-/** C[M,N] += A[M,K] · B[K,N]. */
-export function gemmNN(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
+/** Reference for gemmNN: C[M,N] += A[M,K] · B[K,N]. */
+export function gemmNNReference(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
   let i = 0;
   for (; i + 3 < M; i += 4) {
     const c0 = cOff + i * N;
@@ -114,8 +186,8 @@ export function gemmNN(M: number, N: number, K: number, A: FloatArray, aOff: num
   }
 }
 
-/** C[M,N] += A[K,M]ᵀ · B[K,N] (weight gradients: dW = dyᵀ x). */
-export function gemmTN(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
+/** Reference for gemmTN: C[M,N] += A[K,M]ᵀ · B[K,N]. */
+export function gemmTNReference(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
   for (let k = 0; k < K; k++) {
     const b = bOff + k * N;
     let i = 0;

@@ -6,7 +6,7 @@
  *
  * Memory: one module instance per process; its memory holds [scratch for packed panels |
  * A | B | C], grown on demand and reused by every call (memory is never shrunk, so the
- * footprint is the largest chunk seen, at most ≈ `operandBudget` + 5 MiB). A product whose
+ * footprint is the largest chunk seen, at most ≈ `operandBudget` (64 MiB) + 2.3 MiB of scratch). A product whose
  * operands exceed the budget is cut into chunks of rows of C (mC), columns of C (nC) and depth
  * (kC); C's chunk stays in the module across the depth chunks. Each call copies its operands
  * in with TypedArray.set (memcpy speed), runs the kernel, which accumulates into the copy of C,
@@ -27,10 +27,13 @@ interface WasmApi {
   compile?(bytes: Uint8Array): Promise<object>;
 }
 type GemmFn = (version: number, transA: number, transB: number, m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, work: number) => void;
+type GemvFn = (m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number) => void;
 interface GemmExports {
   memory: WasmMemory;
   gemm_f32: GemmFn;
   gemm_f64: GemmFn;
+  gemvNT_f32: GemvFn;
+  gemvNT_f64: GemvFn;
   workBytes(): number;
   heapBase(): number;
 }
@@ -41,6 +44,12 @@ export type GemmVariant = 'NT' | 'NN' | 'TN';
 /** Kernel versions in assembly/gemm.ts (style §15); the dispatch uses LATEST. */
 export const WASM_GEMM_VERSIONS = [1, 2, 3] as const;
 export const WASM_GEMM_LATEST = 3;
+/**
+ * NT products with at most this many rows of A use the unpacked gemvNT kernel (with the
+ * latest version): one token through a linear layer, where packing B costs as much as the
+ * product.
+ */
+export const GEMV_MAX_M = 2;
 
 /**
  * Smallest module using a v128 instruction (`(func (result v128) i32.const 0 i8x16.splat
@@ -93,8 +102,15 @@ let state: 'unloaded' | 'loading' | 'ready' | 'unavailable' = 'unloaded';
 let wasm: GemmExports | null = null;
 let unavailableReason = '';
 
+/** Byte address of the kernels' scratch (packed panels) and the first byte after it. */
+let scratch = 0;
+let scratchEnd = 0;
+
 function instantiate(api: WasmApi, module: object): void {
-  wasm = new api.Instance(module, {}).exports as GemmExports;
+  const w = new api.Instance(module, {}).exports as GemmExports;
+  scratch = Math.ceil(w.heapBase() / 64) * 64;
+  scratchEnd = Math.ceil((scratch + w.workBytes()) / 64) * 64;
+  wasm = w;
   state = 'ready';
 }
 
@@ -123,13 +139,17 @@ function load(): GemmExports | null {
       return null;
     }
     state = 'loading';
-    api.compile(bytes).then(
-      (module) => instantiate(api, module),
-      (err: unknown) => {
-        state = 'unavailable';
-        unavailableReason = err instanceof Error ? err.message : String(err);
-      },
-    );
+    const fail = (err: unknown) => {
+      state = 'unavailable';
+      unavailableReason = err instanceof Error ? err.message : String(err);
+    };
+    api.compile(bytes).then((module) => {
+      try {
+        instantiate(api, module);
+      } catch (err) {
+        fail(err);
+      }
+    }, fail);
     return null;
   }
 }
@@ -185,14 +205,19 @@ function copyOut(dst: FloatArray, off: number, ld: number, src: FloatArray, at: 
 
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 
+/** Chunk sizes chosen by chunking() (module state, so that no array is allocated per call). */
+let mC = 0;
+let nC = 0;
+let kC = 0;
+
 /**
  * Chunk sizes (rows of C, columns of C, depth) whose operands fit the budget: halve the
- * largest until they fit, never below 192 (a whole number of kernel blocks).
+ * largest until they fit, never below 192 (whole kernel blocks).
  */
-function chunking(M: number, N: number, K: number, S: number): [number, number, number] {
-  let mC = M;
-  let nC = N;
-  let kC = K;
+function chunking(M: number, N: number, K: number, S: number): void {
+  mC = M;
+  nC = N;
+  kC = K;
   const MIN = 192;
   while ((mC * kC + nC * kC + mC * nC) * S > operandBudget) {
     if (nC >= mC && nC >= kC && nC > MIN) nC = roundUp(Math.ceil(nC / 2), MIN);
@@ -202,7 +227,9 @@ function chunking(M: number, N: number, K: number, S: number): [number, number, 
     else if (mC > MIN) mC = roundUp(Math.ceil(mC / 2), MIN);
     else break;
   }
-  return [Math.min(mC, M), Math.min(nC, N), Math.min(kC, K)];
+  mC = Math.min(mC, M);
+  nC = Math.min(nC, N);
+  kC = Math.min(kC, K);
 }
 
 /**
@@ -217,46 +244,44 @@ export function gemmWasm(variant: GemmVariant, M: number, N: number, K: number, 
   if (M <= 0 || N <= 0 || K <= 0) return true;
   const double = C instanceof Float64Array;
   const S = double ? 8 : 4;
-  const [mC, nC, kC] = chunking(M, N, K, S);
-  const base = roundUp(w.heapBase(), 64);
-  const work = base;
-  const aAt = roundUp(work + w.workBytes(), 64);
+  chunking(M, N, K, S);
+  // Layout after the kernels' scratch: A chunk | B chunk | C chunk, 64-byte aligned.
+  const aAt = scratchEnd;
   const bAt = roundUp(aAt + mC * kC * S, 64);
   const cAt = roundUp(bAt + nC * kC * S, 64);
   ensureMemory(w, cAt + mC * nC * S);
   const view: FloatArray = double ? f64 : f32;
   const kernel = double ? w.gemm_f64 : w.gemm_f32;
+  const gemv = variant === 'NT' && M <= GEMV_MAX_M && version === WASM_GEMM_LATEST ? (double ? w.gemvNT_f64 : w.gemvNT_f32) : null;
   const transA = variant === 'TN' ? 1 : 0;
   const transB = variant === 'NT' ? 1 : 0;
+  const a0 = aAt / S;
+  const b0 = bAt / S;
+  const c0 = cAt / S;
+  // With the whole depth in one chunk, an A chunk serves every column chunk and a B chunk
+  // every row chunk: copy each once.
   const oneDepth = kC === K;
-  const copyA = (i0: number, m: number, p0: number, k: number) => {
-    // op(A)[i0:+m, p0:+k], stored as A is: m rows of k, or (TN) k rows of m
-    if (transA) copyIn(view, aAt / S, A, aOff + p0 * M + i0, k, m, M);
-    else copyIn(view, aAt / S, A, aOff + i0 * K + p0, m, k, K);
-  };
-  const copyB = (j0: number, n: number, p0: number, k: number) => {
-    // op(B)[p0:+k, j0:+n], stored as B is: (NT) n rows of k, or k rows of n
-    if (transB) copyIn(view, bAt / S, B, bOff + j0 * K + p0, n, k, K);
-    else copyIn(view, bAt / S, B, bOff + p0 * N + j0, k, n, N);
-  };
-  // A (or B) chunks that do not change across the outer loops are copied once.
-  if (oneDepth && mC === M) copyA(0, M, 0, K);
-  for (let j0 = 0; j0 < N; j0 += nC) {
-    const n = Math.min(nC, N - j0);
-    if (oneDepth) copyB(j0, n, 0, K);
-    for (let i0 = 0; i0 < M; i0 += mC) {
-      const m = Math.min(mC, M - i0);
-      if (oneDepth && mC < M) copyA(i0, m, 0, K);
-      copyIn(view, cAt / S, C, cOff + i0 * N + j0, m, n, N);
-      for (let p0 = 0; p0 < K; p0 += kC) {
-        const k = Math.min(kC, K - p0);
-        if (!oneDepth) {
-          copyA(i0, m, p0, k);
-          copyB(j0, n, p0, k);
+  for (let j = 0; j < N; j += nC) {
+    const n = Math.min(nC, N - j);
+    for (let i = 0; i < M; i += mC) {
+      const m = Math.min(mC, M - i);
+      copyIn(view, c0, C, cOff + i * N + j, m, n, N);
+      for (let p = 0; p < K; p += kC) {
+        const k = Math.min(kC, K - p);
+        if (!oneDepth || j === 0 || mC < M) {
+          // op(A)[i:+m, p:+k], stored as A is: m rows of k, or (TN) k rows of m
+          if (transA) copyIn(view, a0, A, aOff + p * M + i, k, m, M);
+          else copyIn(view, a0, A, aOff + i * K + p, m, k, K);
         }
-        kernel(version, transA, transB, m, n, k, aAt, transA ? m : k, bAt, transB ? k : n, cAt, n, work);
+        if (!oneDepth || i === 0) {
+          // op(B)[p:+k, j:+n], stored as B is: (NT) n rows of k, or k rows of n
+          if (transB) copyIn(view, b0, B, bOff + j * K + p, n, k, K);
+          else copyIn(view, b0, B, bOff + p * N + j, k, n, N);
+        }
+        if (gemv !== null) gemv(m, n, k, aAt, k, bAt, k, cAt, n);
+        else kernel(version, transA, transB, m, n, k, aAt, transA ? m : k, bAt, transB ? k : n, cAt, n, scratch);
       }
-      copyOut(C, cOff + i0 * N + j0, N, view, cAt / S, m, n);
+      copyOut(C, cOff + i * N + j, N, view, c0, m, n);
     }
   }
   return true;

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Regenerates docs/results.md and docs/figures/ from real runs:  scripts/results.sh
+#   1. trains the evaluation models that are missing under models/eval/ (the exact commands
+#      are below and are copied into docs/results.md);
+#   2. runs every evaluation into out/results/<name>/ (results.json, results.md, curves.svg/png);
+#   3. writes docs/results.md and copies the plots to docs/figures/.
+# Sample sizes (environment): SAMPLES_LM (perturbation windows per LM, default 40),
+# SAMPLES_CLS (classifier passages, default 100), SAMPLES_GT (task examples, default 200).
+# RETRAIN=1 retrains every model; ONLY=models stops after training. Runs take tens of minutes on a laptop CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SAMPLES_LM=${SAMPLES_LM:-40}
+SAMPLES_CLS=${SAMPLES_CLS:-100}
+SAMPLES_GT=${SAMPLES_GT:-200}
+EVAL=models/eval
+OUT=out/results
+IATTN=(node bin/iattn.js)
+FAMILIES=(mamba mamba2 rwkv griffin gla)
+mkdir -p "$EVAL" "$OUT"
+
+# 1. Models ----------------------------------------------------------------------------
+# The task models use a 32-id word-level vocabulary (one character per id).
+if [ ! -f "$EVAL/task-tokenizer.json" ]; then
+  node --import tsx -e "import('./src/evaluate/tasks.ts').then(({ taskTokenizerJson }) => require('node:fs').writeFileSync('$EVAL/task-tokenizer.json', JSON.stringify(taskTokenizerJson(32))))"
+fi
+
+# train DIR ARGS…: trains into DIR unless it already holds a model (or RETRAIN=1); keeps the
+# summary in DIR/train_summary.json and the command in DIR/train_command.txt, compresses the
+# log (train_log.jsonl.gz) and drops the optimizer state (not needed to evaluate; such a run
+# cannot be resumed).
+train() {
+  local dir=$1
+  shift
+  if [ -f "$dir/model.safetensors" ] && [ "${RETRAIN:-0}" != 1 ]; then return; fi
+  rm -rf "$dir"
+  echo "training $dir: iattn train $* --out $dir" >&2
+  "${IATTN[@]}" train "$@" --out "$dir" --json > "$dir.summary.json"
+  mv "$dir.summary.json" "$dir/train_summary.json"
+  echo "iattn train $* --out $dir" > "$dir/train_command.txt"
+  rm -f "$dir/optimizer.safetensors"
+  gzip -9f "$dir/train_log.jsonl"
+}
+
+train "$EVAL/classifier-rwkv" --arch rwkv --size tiny --data austen-classify --seq 32 --batch 32 --steps 500 --lr 1e-2 --eval-every 100 --eval-batches 12 --seed 0
+for arch in "${FAMILIES[@]}"; do
+  train "$EVAL/needle-$arch" --arch "$arch" --size tiny --data task:needle --tokenizer "$EVAL/task-tokenizer.json" --seq 16 --batch 32 --steps 300 --lr 1e-2 --eval-every 100 --seed 0
+  train "$EVAL/recall-$arch" --arch "$arch" --size tiny --data task:assoc-recall --tokenizer "$EVAL/task-tokenizer.json" --seq 12 --batch 32 --steps 2000 --lr 1e-2 --eval-every 250 --seed 0
+done
+
+if [ "${ONLY:-}" = models ]; then exit 0; fi
+
+# 2. Evaluations -----------------------------------------------------------------------
+for lm in mamba2 rwkv; do
+  "${IATTN[@]}" evaluate perturbation --model "test/fixtures/trained/$lm" --samples "$SAMPLES_LM" --seq 32 --kind delete --seed 0 --out "$OUT/perturbation-$lm" > /dev/null
+done
+"${IATTN[@]}" evaluate perturbation --model "$EVAL/classifier-rwkv" --samples "$SAMPLES_CLS" --kind delete --seed 0 --out "$OUT/perturbation-classifier-rwkv" > /dev/null
+for task in needle recall; do
+  for arch in "${FAMILIES[@]}"; do
+    "${IATTN[@]}" evaluate groundtruth --model "$EVAL/$task-$arch" --samples "$SAMPLES_GT" --seed 0 --out "$OUT/groundtruth-$task-$arch" > /dev/null
+  done
+done
+
+# 3. The document ----------------------------------------------------------------------
+rm -rf docs/figures
+node --import tsx src/evaluate/results-doc.ts "$OUT" docs
+echo "wrote docs/results.md and docs/figures/" >&2
