@@ -2,11 +2,14 @@
 import { Command, CommanderError } from 'commander';
 import { registerAttention } from './commands/attention.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEvaluate } from './commands/evaluate.js';
 import { registerExplain } from './commands/explain.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInfo } from './commands/info.js';
 import { registerPerplexity } from './commands/perplexity.js';
+import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
+import { registerVision } from './commands/vision.js';
 import { describeFailure } from './errors.js';
 
 export function buildProgram(): Command {
@@ -22,8 +25,11 @@ export function buildProgram(): Command {
   registerAttention(program);
   registerExplain(program);
   registerTrain(program);
+  registerVision(program);
   registerGenerate(program);
   registerDemo(program);
+  registerServe(program);
+  registerEvaluate(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

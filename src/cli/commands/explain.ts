@@ -23,6 +23,7 @@ import { addInputOptions, addModelOptions, openModel, openTokenizer, printJson, 
 import type { InputOptions, ModelOptions } from '../options.js';
 import { progressBar } from '../progress.js';
 import { tokenLabels } from '../tokens.js';
+import { runExplainImage } from './vision.js';
 
 interface ExplainCliOptions extends ModelOptions, InputOptions {
   method: string;
@@ -36,6 +37,7 @@ interface ExplainCliOptions extends ModelOptions, InputOptions {
   json?: boolean;
   out?: string;
   color: boolean;
+  image?: string;
 }
 
 export function registerExplain(program: Command): void {
@@ -54,7 +56,9 @@ export function registerExplain(program: Command): void {
     .option('--json', 'print one JSON document: tokens, target, per-method scores and metadata')
     .option('--out <file.html>', 'also write an HTML report')
     .option('--no-color', 'no terminal colours: list the top-10 tokens of each method instead')
+    .option('--image <file.png>', 'explain a vision model (Vision Mamba, MLLA) on a PNG image instead: same as `iattn vision explain`')
     .action((options: ExplainCliOptions) => {
+      if (options.image !== undefined) return runExplainImage({ ...options, target: options.target === 'next' ? undefined : options.target });
       try {
         runExplain(options);
       } catch (error) {
