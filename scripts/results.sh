@@ -3,10 +3,14 @@
 #   1. trains the evaluation models that are missing under models/eval/ (the exact commands
 #      are below and are copied into docs/results.md);
 #   2. runs every evaluation into out/results/<name>/ (results.json, results.md, curves.svg/png);
-#   3. writes docs/results.md and copies the plots to docs/figures/.
+#   3. writes docs/results.md, draws its plots into docs/figures/ and copies every results
+#      document to docs/results-data/ (OUT=docs/results-data ONLY=doc scripts/results.sh
+#      rebuilds the text from those alone).
 # Sample sizes (environment): SAMPLES_LM (perturbation windows per LM, default 40),
 # SAMPLES_CLS (classifier passages, default 100), SAMPLES_GT (task examples, default 200).
-# RETRAIN=1 retrains every model; ONLY=models stops after training. Runs take tens of minutes on a laptop CPU.
+# RETRAIN=1 retrains every model; ONLY=models stops after training; ONLY=doc only rebuilds the
+# document from the results already in OUT. OUT (default out/results) and DOCS (default docs)
+# redirect the outputs. A full run takes about an hour of CPU time (2 cores, shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,11 +18,15 @@ SAMPLES_LM=${SAMPLES_LM:-40}
 SAMPLES_CLS=${SAMPLES_CLS:-100}
 SAMPLES_GT=${SAMPLES_GT:-200}
 EVAL=models/eval
-OUT=out/results
+OUT=${OUT:-out/results}
+DOCS=${DOCS:-docs}
 IATTN=(node bin/iattn.js)
 FAMILIES=(mamba mamba2 rwkv griffin gla)
 mkdir -p "$EVAL" "$OUT"
+STEP=${ONLY:-all}
+if [ "$STEP" = doc ]; then STEP=skip-to-doc; fi
 
+if [ "$STEP" != skip-to-doc ]; then
 # 1. Models ----------------------------------------------------------------------------
 # The task models use a 32-id word-level vocabulary (one character per id).
 if [ ! -f "$EVAL/task-tokenizer.json" ]; then
@@ -48,7 +56,7 @@ for arch in "${FAMILIES[@]}"; do
   train "$EVAL/recall-$arch" --arch "$arch" --size tiny --data task:assoc-recall --tokenizer "$EVAL/task-tokenizer.json" --seq 12 --batch 32 --steps 2000 --lr 1e-2 --eval-every 250 --seed 0
 done
 
-if [ "${ONLY:-}" = models ]; then exit 0; fi
+if [ "$STEP" = models ]; then exit 0; fi
 
 # 2. Evaluations -----------------------------------------------------------------------
 for lm in mamba2 rwkv; do
@@ -61,7 +69,9 @@ for task in needle recall; do
   done
 done
 
+fi
+
 # 3. The document ----------------------------------------------------------------------
-rm -rf docs/figures
-node --import tsx src/evaluate/results-doc.ts "$OUT" docs
-echo "wrote docs/results.md and docs/figures/" >&2
+rm -f "$DOCS"/figures/perturbation-* "$DOCS"/figures/groundtruth-*
+node --import tsx src/evaluate/results-doc.ts "$OUT" "$DOCS"
+echo "wrote $DOCS/results.md, $DOCS/figures/ and $DOCS/results-data/" >&2

@@ -3,9 +3,11 @@
  *
  *   node --import tsx src/evaluate/results-doc.ts OUT_DIR DOCS_DIR
  *
- * reads OUT_DIR/<name>/results.json (perturbation-*, groundtruth-*), the training records of
+ * reads OUT_DIR/<name>/results.json (perturbation-*, groundtruth-*; or OUT_DIR/<name>.json, the
+ * layout of DOCS_DIR/results-data/, so the document can be rebuilt from the committed data), the training records of
  * the models they name (train_command.txt, trainer_state.json), draws the plots into
- * DOCS_DIR/figures/ (from the JSON, with the current plotting code) and writes DOCS_DIR/results.md: the perturbation tables, the ground-truth
+ * DOCS_DIR/figures/ (from the JSON, with the current plotting code), copies the documents to
+ * DOCS_DIR/results-data/ and writes DOCS_DIR/results.md: the perturbation tables, the ground-truth
  * tables per family, and a reading derived from the numbers themselves (so that a rerun with
  * other seeds or sample sizes cannot leave stale claims behind), plus the standing caveats.
  */
@@ -20,7 +22,8 @@ import type { GroundTruthDocument, PerturbationDocument } from './report.js';
 
 interface Loaded {
   name: string;
-  dir: string;
+  /** Its results.json. */
+  file: string;
 }
 
 function readJson<T>(file: string): T {
@@ -40,6 +43,10 @@ function trainingRecord(modelDir: string): { command: string | null; accuracy: n
 /** Column order of the families in the ground-truth tables. */
 const FAMILY_ORDER = ['mamba', 'falcon_mamba', 'mamba2', 'rwkv', 'recurrent_gemma', 'gla', 'hgrn', 'retnet'];
 const familyRank = (modelType: string) => (FAMILY_ORDER.includes(modelType) ? FAMILY_ORDER.indexOf(modelType) : FAMILY_ORDER.length);
+
+/** How a family is named in the tables (model_type otherwise). */
+const DISPLAY: Record<string, string> = { recurrent_gemma: 'griffin' };
+const familyName = (modelType: string) => DISPLAY[modelType] ?? modelType;
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
@@ -61,6 +68,12 @@ function perturbationReading(d: PerturbationDocument, label: string): string[] {
       `  Random scores ΔA^F ${formatMean(random.deltaAF)}. More than two standard errors above it: ${above.length ? above.join(', ') : 'none'}; not distinguishable from random (or below): ${notAbove.length ? notAbove.join(', ') : 'none'}.`,
     );
   }
+  const recency = d.methods.find((m) => m.method === 'recency');
+  if (recency !== undefined) {
+    const aboveRecency = d.methods.filter((m) => m.method !== 'recency' && clearlyAbove(m.deltaAF, recency.deltaAF)).map((m) => m.method);
+    lines.push(`  The recency baseline scores ${formatMean(recency.deltaAF)}; more than two standard errors above it: ${aboveRecency.length ? aboveRecency.join(', ') : 'none'}.`);
+  }
+  if (d.igRelativeCompleteness !== null) lines.push(`  Integrated gradients' relative completeness error here: ${formatMean(d.igRelativeCompleteness)}.`);
   const morfBest = [...d.methods].sort((a, b) => a.aucMorf.mean - b.aucMorf.mean)[0];
   const lerfBest = [...d.methods].sort((a, b) => b.aucLerf.mean - a.aucLerf.mean)[0];
   lines.push(`  Lowest MoRF AUC: ${morfBest.method} (${formatMean(morfBest.aucMorf)}); highest LeRF AUC: ${lerfBest.method} (${formatMean(lerfBest.aucLerf)}).`);
@@ -79,7 +92,7 @@ function groundTruthTables(docs: GroundTruthDocument[]): { tables: string[]; rea
   const reading: string[] = [];
   if (learned.length === 0) return { tables: ['No model learned this task: no attribution table.'], reading };
   const methods = learned[0].result.methods.map((m) => m.method);
-  const families = learned.map((d) => d.model.modelType);
+  const families = learned.map((d) => familyName(d.model.modelType));
   for (const [key, title] of GT_METRICS) {
     const rows = methods.map((method) => {
       const cells = learned.map((d) => {
@@ -105,9 +118,10 @@ function groundTruthTables(docs: GroundTruthDocument[]): { tables: string[]; rea
     const sorted = [...d.result.methods].sort((a, b) => b.auroc.mean - a.auroc.mean);
     const random = d.result.methods.find((m) => m.method === 'random');
     const beat = random === undefined ? [] : d.result.methods.filter((m) => m.method !== 'random' && clearlyAbove(m.auroc, random.auroc)).map((m) => m.method);
+    const ig = d.result.igRelativeCompleteness;
     reading.push(
-      `${d.model.modelType}: best AUROC ${sorted[0].method} (${formatMean(sorted[0].auroc, 2)}), worst ${sorted.at(-1)!.method} (${formatMean(sorted.at(-1)!.auroc, 2)}); ` +
-        `clearly above random: ${beat.length ? beat.join(', ') : 'none'}.`,
+      `${familyName(d.model.modelType)}: best AUROC ${sorted[0].method} (${formatMean(sorted[0].auroc, 2)}), worst ${sorted.at(-1)!.method} (${formatMean(sorted.at(-1)!.auroc, 2)}); ` +
+        `clearly above random: ${beat.length ? beat.join(', ') : 'none'}${ig === null ? '' : `; IG relative completeness error ${formatMean(ig, 2)}`}.`,
     );
   }
   return { tables, reading };
@@ -162,21 +176,30 @@ function overview(perturbation: PerturbationDocument[], groundTruth: GroundTruth
 }
 
 export function buildResults(outDir: string, docsDir: string): string {
+  // OUT/<name>/results.json as the CLI writes them, or OUT/<name>.json as DOCS/data/ holds them.
   const entries: Loaded[] = fs
     .readdirSync(outDir)
-    .filter((n) => fs.existsSync(path.join(outDir, n, 'results.json')))
     .sort()
-    .map((name) => ({ name, dir: path.join(outDir, name) }));
+    .flatMap((n) => {
+      if (fs.existsSync(path.join(outDir, n, 'results.json'))) return [{ name: n, file: path.join(outDir, n, 'results.json') }];
+      if (n.endsWith('.json') && fs.statSync(path.join(outDir, n)).isFile()) return [{ name: n.slice(0, -'.json'.length), file: path.join(outDir, n) }];
+      return [];
+    });
   const perturbation = entries
     .filter((e) => e.name.startsWith('perturbation-'))
-    .map((e) => ({ ...e, doc: readJson<PerturbationDocument>(path.join(e.dir, 'results.json')) }))
+    .map((e) => ({ ...e, doc: readJson<PerturbationDocument>(e.file) }))
     .sort((a, b) => Number(a.doc.model.objective === 'classify') - Number(b.doc.model.objective === 'classify') || familyRank(a.doc.model.modelType) - familyRank(b.doc.model.modelType));
   const groundTruth = entries
     .filter((e) => e.name.startsWith('groundtruth-'))
-    .map((e) => ({ ...e, doc: readJson<GroundTruthDocument>(path.join(e.dir, 'results.json')) }))
+    .map((e) => ({ ...e, doc: readJson<GroundTruthDocument>(e.file) }))
     .sort((a, b) => a.doc.task.name.localeCompare(b.doc.task.name) || familyRank(a.doc.model.modelType) - familyRank(b.doc.model.modelType));
   const all = [...perturbation.map((p) => p.doc), ...groundTruth.map((g) => g.doc)];
-  if (all.length === 0) throw new Error(`no results.json under ${outDir}/*/`);
+  if (all.length === 0) throw new Error(`no results under ${outDir} (expected NAME/results.json or NAME.json)`);
+  // The machine-readable documents next to the text, compact.
+  const data = path.join(docsDir, 'results-data');
+  fs.rmSync(data, { recursive: true, force: true });
+  fs.mkdirSync(data, { recursive: true });
+  for (const { name, doc } of [...perturbation, ...groundTruth]) fs.writeFileSync(path.join(data, `${name}.json`), `${JSON.stringify(doc)}\n`);
   const commits = [...new Set(all.map((d) => d.code.commit ?? 'unknown'))];
   const lines: string[] = [];
   const reading: string[] = [];
@@ -184,10 +207,11 @@ export function buildResults(outDir: string, docsDir: string): string {
     '# Results: how faithful are the explanations?',
     '',
     `Generated by \`scripts/results.sh\` from real runs; do not edit by hand. ` +
-      `Code: ${all[0].code.package} ${all[0].code.version}, commit ${commits.join(', ')} (the last commit before the runs; uncommitted changes are not recorded). ` +
+      `Code: ${all[0].code.package} ${all[0].code.version}; the runs were made at commit${commits.length > 1 ? 's' : ''} ${commits.join(', ')} (HEAD at run time; uncommitted changes are not recorded). ` +
       `Runs finished ${all.map((d) => d.createdAt).sort().at(-1)}.`,
     '',
-    'What is measured (see docs of `iattn evaluate` and src/evaluate/): **perturbation tests** on the two Austen language models of the test fixtures and on a which-novel classifier, and a **ground-truth test** on small models of five families trained on synthetic tasks whose evidence is known.',
+    'What is measured (`iattn evaluate --help`, src/evaluate/): **perturbation tests** on the two Austen language models of the test fixtures and on a which-novel classifier, and a **ground-truth test** on small models of five families trained on synthetic tasks whose evidence is known. ' +
+      'Every run\'s full results document (settings, seeds, per-sample numbers) is in [results-data/](results-data/).',
     '',
   );
 
@@ -249,7 +273,7 @@ export function buildResults(outDir: string, docsDir: string): string {
       const record = trainingRecord(doc.model.dir);
       const r = doc.result;
       lines.push(
-        `| ${doc.model.modelType} (\`${doc.model.dir}\`) | ${doc.task.name} | ${record.steps ?? '?'} steps | ${pct(r.accuracy)} of ${r.examples} | ${r.learned ? 'yes' : '**no — excluded**'} |`,
+        `| ${familyName(doc.model.modelType)} (\`${doc.model.dir}\`) | ${doc.task.name} | ${record.steps ?? '?'} steps | ${pct(r.accuracy)} of ${r.examples} | ${r.learned ? 'yes' : '**no — excluded**'} |`,
       );
     }
     lines.push('', 'Training commands (run by scripts/results.sh when the model is missing; weights under `models/eval/`):', '', '```');
@@ -275,11 +299,11 @@ export function buildResults(outDir: string, docsDir: string): string {
           .map((method) => ({ method, auroc: learnedDocs.reduce((a, d) => a + (d.result.methods.find((m) => m.method === method)?.auroc.mean ?? NaN), 0) / learnedDocs.length }))
           .sort((a, b) => b.auroc - a.auroc);
         reading.push(
-          `task:${task}, averaged over the ${learnedDocs.length} families that learned it (${learnedDocs.map((d) => d.model.modelType).join(', ')}): AUROC ranking ${averages.map((a) => `${a.method} ${a.auroc.toFixed(2)}`).join(' > ')}.`,
+          `task:${task}, averaged over the ${learnedDocs.length} families that learned it (${learnedDocs.map((d) => familyName(d.model.modelType)).join(', ')}): AUROC ranking ${averages.map((a) => `${a.method} ${a.auroc.toFixed(2)}`).join(' > ')}.`,
         );
       }
       const notLearned = docs.filter((d) => !d.result.learned);
-      if (notLearned.length) reading.push(`task:${task}: not learned (excluded): ${notLearned.map((d) => `${d.model.modelType} (${pct(d.result.accuracy)})`).join(', ')}.`);
+      if (notLearned.length) reading.push(`task:${task}: not learned (excluded): ${notLearned.map((d) => `${familyName(d.model.modelType)} (${pct(d.result.accuracy)})`).join(', ')}.`);
       const learned = groundTruth.filter((g) => g.doc.task.name === task && g.doc.result.learned);
       if (learned.length) {
         lines.push('Evidence found vs fraction of positions inspected (most relevant first):', '');
@@ -299,8 +323,9 @@ export const STANDING_NOTES = `## 4. Caveats
 
 - **Sample sizes are modest** (see each table's n): the runs have to fit a shared 2-core machine. Differences smaller than about two standard errors are not evidence of anything.
 - **The fixture language models are weak** (validation perplexity ≈ 116 for Mamba2): their top next token often has a small probability, so the normalised score p/p₀ is noisy and can exceed 1 when a perturbation happens to raise it; means of ratios are sensitive to a few such windows.
-- **Integrated gradients on Mamba2** starts from the all-zero embedding, where Mamba2's gated RMS norm is far from its operating point: its completeness error is large (reported above as the relative error), so IG's attributions there do not add up to the logit difference and should be read with care.
+- **Integrated gradients' completeness**: IG integrates from the all-zero embedding. The models' first norm (RMS norm in Mamba, Mamba2, Griffin and GLA, layer norm in RWKV) rescales α·e to unit size as soon as α·|e| exceeds about √ε, so nearly all of the change of the target happens at tiny α and the integrand is a spike at α ≈ 0 that the default 32 Gauss–Legendre nodes under-resolve: the relative completeness errors listed per run above are large (up to ~1, i.e. the attributions miss most of f(x) − f(0)). More steps help (\`--steps 128\` cut the error on single needle examples from 1.0 to 0.3 for GLA and from 0.44 to 0.01 for Griffin). IG's ranking can still be useful — the perturbation and ground-truth numbers measure exactly that — but its values are not a decomposition of the logit here.
 - **Deletion vs replacement**: the tables use deletion (the input gets shorter). Replacement with a neutral token (\`--kind replace --neutral space|pad|#ID\`) is available and gives different numbers; an out-of-distribution replacement token can move the prediction by itself.
+- **Baselines**: recency (later tokens first) is a strong baseline for next-token prediction, where the last few tokens matter most; a method is only informative on the language models where it beats recency, not merely random. The random baseline gets a fresh seed per sample (seed ⊕ sample index), so its rows are the same for every model evaluated on the same examples.
 - **Ground truth**: the evidence is what the task generator uses to set the label; a model may in principle solve a task with other cues (e.g. in assoc-recall the value token alone, right after its key, is also sufficient to copy) — both key and value positions are counted as evidence. Chance levels are given under each table.
 - The classifier is a tiny model (hidden 64, 2 layers) trained for a few minutes; its accuracy is far from what a larger model reaches, and its explanations explain *its* decisions, good or bad.
 `;

@@ -124,6 +124,9 @@ describe('docs/results.md builder', () => {
       expect(text).toContain('AUROC ranking good 0.88 > random 0.50');
       expect(text).toContain('not learned (excluded): rwkv (30.0 %)');
       expect(fs.existsSync(path.join(docs, 'figures', 'perturbation-x.png'))).toBe(true);
+      expect(JSON.parse(fs.readFileSync(path.join(docs, 'results-data', 'groundtruth-needle-gla.json'), 'utf8')).model.modelType).toBe('gla');
+      // The document can be rebuilt from the copied data alone.
+      expect(buildResults(path.join(docs, 'results-data'), docs)).toBe(text);
       expect(fs.existsSync(path.join(docs, 'figures', 'groundtruth-needle-gla.svg'))).toBe(true);
       expect(fs.existsSync(path.join(docs, 'figures', 'groundtruth-needle-rwkv.svg'))).toBe(false);
     } finally {
