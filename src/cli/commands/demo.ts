@@ -72,5 +72,6 @@ function runDemo(options: DemoOptions): void {
   );
   writeFileAtomic(imagePath, svgToPng(figure));
   say(`\nwrote ${reportPath} (open it in a browser) and ${imagePath}`);
-  say('next: npx iattn explain --help · npx iattn attention --help · npx iattn --help');
+  say('the interactive viewer: npx iattn serve  (then open http://127.0.0.1:7860/)');
+  say('more: npx iattn explain --help · npx iattn attention --help · npx iattn --help');
 }
