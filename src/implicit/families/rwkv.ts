@@ -32,8 +32,41 @@ export function rwkvDecomposition(m: RwkvInternals, projectOutput: (preOut: Tens
     for (let s = 0; s <= t; s++) out[s] /= z;
   }
 
+  /**
+   * All rows with one exp per row: logit[t,s] = a_s − (t−1)·e^w for s < t, where
+   * a_s = k_s + s·e^w does not depend on t. Keep q[s] = exp(a_s − M) for the running maximum
+   * M = max_{s<t} a_s (rescaled by exp(M_old − M) ≤ 1 when it grows); the row's maximum R over
+   * the off-diagonal part and the bonus logit u + k_t then gives every exponent ≤ 0.
+   */
   function coreMatrix(b: number, c: number, out: Float64Array): void {
-    for (let t = 0; t < L; t++) coreRow(b, c, t, out.subarray(t * L, t * L + L));
+    const w = decay[c];
+    const q = new Float64Array(L);
+    let M = -Infinity;
+    for (let t = 0; t < L; t++) {
+      if (t > 0) {
+        const a = k[(b * L + t - 1) * C + c] + (t - 1) * w; // a_{t−1} joins the off-diagonal part
+        if (a > M) {
+          const shrink = Math.exp(M - a);
+          for (let s = 0; s < t - 1; s++) q[s] *= shrink;
+          M = a;
+        }
+        q[t - 1] = Math.exp(a - M);
+      }
+      const offMax = M - (t - 1) * w; // max_{s<t} logit[t,s]
+      const diag = bonus[c] + k[(b * L + t) * C + c];
+      const R = Math.max(offMax, diag);
+      const scaleOff = t > 0 ? Math.exp(offMax - R) : 0;
+      const row = t * L;
+      let z = Math.exp(diag - R);
+      for (let s = 0; s < t; s++) {
+        const v = q[s] * scaleOff;
+        out[row + s] = v;
+        z += v;
+      }
+      out[row + t] = Math.exp(diag - R);
+      const inv = 1 / z;
+      for (let s = 0; s <= t; s++) out[row + s] *= inv;
+    }
   }
 
   return {
