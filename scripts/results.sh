@@ -73,5 +73,5 @@ fi
 
 # 3. The document ----------------------------------------------------------------------
 rm -f "$DOCS"/figures/perturbation-* "$DOCS"/figures/groundtruth-*
-node --import tsx src/evaluate/results-doc.ts "$OUT" "$DOCS"
+node --import tsx src/cli/results-doc.ts "$OUT" "$DOCS"
 echo "wrote $DOCS/results.md, $DOCS/figures/ and $DOCS/results-data/" >&2

@@ -6,7 +6,7 @@ import { CliError } from './errors.js';
 import type { Extraction } from '../implicit/extract.js';
 import type { HeatmapPanel } from '../viz/heatmap-svg.js';
 import { heatmapSvg } from '../viz/heatmap-svg.js';
-import { svgToPng } from '../viz/png.js';
+import { svgToPng } from '../io/svg-png.js';
 
 export interface LayerPicture {
   layer: number;

@@ -10,7 +10,7 @@ import type { GroundTruthRun, MethodEvidence } from './groundtruth.js';
 import { RECALL_FRACTIONS } from './groundtruth.js';
 import type { MeanWithError } from './metrics.js';
 import type { MethodSummary } from './perturbation.js';
-import type { CodeVersion } from './provenance.js';
+import type { CodeVersion } from '../io/provenance.js';
 import type { PerturbationRun } from './runner.js';
 
 export interface ModelInfo {

@@ -4,6 +4,6 @@ export * from './schedule.js';
 export * from './data.js';
 export * from './classifier.js';
 export * from './architectures.js';
-export * from './checkpoint.js';
-export * from './datasets.js';
+export * from '../io/training-checkpoint.js';
+export * from '../io/datasets.js';
 export * from './trainer.js';

@@ -16,7 +16,7 @@ import * as F from '../core/index.js';
 import { backward, noGrad, zeroGrad } from '../core/index.js';
 import type { DType, Tensor } from '../core/index.js';
 import type { DecoderLM } from '../models/index.js';
-import { TrainingError, TrainLog, loadTrainingCheckpoint, readTrainerState, saveTrainingCheckpoint } from './checkpoint.js';
+import { TrainingError, TrainLog, loadTrainingCheckpoint, readTrainerState, saveTrainingCheckpoint } from '../io/training-checkpoint.js';
 import { ClassifierHead, classifierConfig, classifierLogits } from './classifier.js';
 import { IGNORE, foldSeed } from './data.js';
 import type { Batch, DataSource } from './data.js';

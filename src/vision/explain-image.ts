@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { writeFileAtomic } from '../io/node-file.js';
 import { bytesToBase64 } from '../viz/png-encoder.js';
-import { svgToPng } from '../viz/png.js';
+import { svgToPng } from '../io/svg-png.js';
 import { xmlEscape } from '../viz/text.js';
 import { loadVisionModel } from './checkpoint.js';
 import { normalise } from './data.js';

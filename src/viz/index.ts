@@ -1,6 +1,6 @@
 // Pictures: colour maps, SVG heatmaps / relevance strips / line plots, terminal colouring.
 // Everything exported here is pure (no Node APIs) and runs in the browser viewer too;
-// SVG → PNG rasterisation lives in './png.js' (Node only).
+// SVG → PNG rasterisation lives in src/io/svg-png.ts (Node only).
 export * from './colormap.js';
 export * from './scale.js';
 export { heatmapSvg, axisLabels, niceStep } from './heatmap-svg.js';

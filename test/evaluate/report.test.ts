@@ -8,7 +8,7 @@ import type { MeanWithError } from '../../src/evaluate/metrics.js';
 import type { MethodSummary } from '../../src/evaluate/perturbation.js';
 import { groundTruthTable, perturbationSvg, perturbationTable, sideBySide } from '../../src/evaluate/report.js';
 import type { GroundTruthDocument, PerturbationDocument } from '../../src/evaluate/report.js';
-import { buildResults } from '../../src/evaluate/results-doc.js';
+import { buildResults } from '../../src/cli/results-doc.js';
 
 const m = (mean: number, se = 0.01, n = 10): MeanWithError => ({ mean, se, n });
 const curve = (v: number) => Array.from({ length: 10 }, (_, k) => m(k === 0 ? 1 : v));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../src/core/index.js';
 import { associativeRecall, classificationSource, getTask, IGNORE, languageModelSource, taskSource, taskNames } from '../../src/train/data.js';
-import { openData } from '../../src/train/datasets.js';
+import { openData } from '../../src/io/datasets.js';
 
 const stream = (n: number, V: number, seed: number) => {
   const rng = new Random(seed);

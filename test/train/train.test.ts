@@ -6,7 +6,7 @@ import { noGrad } from '../../src/core/index.js';
 import { loadModel } from '../../src/io/load-model.js';
 import { initModel, supportedModelTypes } from '../../src/models/index.js';
 import { architectureConfig, getArchitecture } from '../../src/train/architectures.js';
-import { loadTrainedModel } from '../../src/train/checkpoint.js';
+import { loadTrainedModel } from '../../src/io/training-checkpoint.js';
 import { classifierLogits } from '../../src/train/classifier.js';
 import { classificationSource, languageModelSource } from '../../src/train/data.js';
 import type { DataSource } from '../../src/train/data.js';

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { heatmapSvg } from '../../src/viz/heatmap-svg.js';
-import { svgToPng } from '../../src/viz/png.js';
+import { svgToPng } from '../../src/io/svg-png.js';
 import { relevanceStripSvg } from '../../src/viz/relevance-svg.js';
 import { curvesSvg } from '../../src/viz/curves-svg.js';
 import { colorTokens } from '../../src/viz/terminal.js';

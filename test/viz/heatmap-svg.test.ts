@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { inflateSync } from 'node:zlib';
 import { heatmapSvg, axisLabels, niceStep } from '../../src/viz/heatmap-svg.js';
 import { sequentialRgb, MASK_RGB } from '../../src/viz/colormap.js';
-import { svgToRgba } from '../../src/viz/png.js';
+import { svgToRgba } from '../../src/io/svg-png.js';
 import { allElements, byClass, parseXml, textContent } from './xml.js';
 
 function lowerTriangular(L: number, f: (t: number, s: number) => number): Float64Array {

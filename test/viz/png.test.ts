@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { inflateSync } from 'node:zlib';
 import { bytesToBase64, crc32, encodePng, PNG_SIGNATURE, pngDataUri } from '../../src/viz/png-encoder.js';
-import { svgToPng, svgToRgba } from '../../src/viz/png.js';
+import { svgToPng, svgToRgba } from '../../src/io/svg-png.js';
 import { heatmapSvg } from '../../src/viz/heatmap-svg.js';
 import { relevanceStripSvg } from '../../src/viz/relevance-svg.js';
 import { curvesSvg } from '../../src/viz/curves-svg.js';

@@ -11,7 +11,7 @@ import { explanationHtml, quoteToken, targetLine } from '../../explain/report.js
 import { extract } from '../../implicit/extract.js';
 import { runForAttention } from '../../implicit/model-layers.js';
 import { writeFileAtomic } from '../../io/node-file.js';
-import { svgToPng } from '../../viz/png.js';
+import { svgToPng } from '../../io/svg-png.js';
 import { matrixFigure } from '../attention-image.js';
 import { addModelOptions, openModel, openTokenizer } from '../options.js';
 import type { ModelOptions } from '../options.js';

@@ -10,14 +10,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { austenSplit } from '../io/corpus.js';
-import type { BookText } from '../io/corpus.js';
-import { readBooks } from '../io/corpus-files.js';
-import { loadTokenizer } from '../io/tokenizer.js';
-import type { TextTokenizer } from '../io/tokenizer.js';
-import { TrainingError } from './checkpoint.js';
-import { classificationSource, getTask, languageModelSource, taskSource } from './data.js';
-import type { DataSource } from './data.js';
+import { austenSplit } from './corpus.js';
+import type { BookText } from './corpus.js';
+import { readBooks } from './corpus-files.js';
+import { loadTokenizer } from './tokenizer.js';
+import type { TextTokenizer } from './tokenizer.js';
+import { TrainingError } from './training-checkpoint.js';
+import { classificationSource, getTask, languageModelSource, taskSource } from '../train/data.js';
+import type { DataSource } from '../train/data.js';
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

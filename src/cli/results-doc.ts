@@ -1,7 +1,7 @@
 /**
  * Builds docs/results.md from the evaluation outputs of scripts/results.sh (Node):
  *
- *   node --import tsx src/evaluate/results-doc.ts OUT_DIR DOCS_DIR
+ *   node --import tsx src/cli/results-doc.ts OUT_DIR DOCS_DIR
  *
  * reads OUT_DIR/<name>/results.json (perturbation-*, groundtruth-*; or OUT_DIR/<name>.json, the
  * layout of DOCS_DIR/results-data/, so the document can be rebuilt from the committed data), the training records of
@@ -14,11 +14,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MethodEvidence } from './groundtruth.js';
-import type { MeanWithError } from './metrics.js';
-import { formatMean, groundTruthSvg, markdownTable, perturbationSvg, perturbationTable } from './report.js';
-import { svgToPng } from '../viz/png.js';
-import type { GroundTruthDocument, PerturbationDocument } from './report.js';
+import type { MethodEvidence } from '../evaluate/groundtruth.js';
+import type { MeanWithError } from '../evaluate/metrics.js';
+import { formatMean, groundTruthSvg, markdownTable, perturbationSvg, perturbationTable } from '../evaluate/report.js';
+import { svgToPng } from '../io/svg-png.js';
+import type { GroundTruthDocument, PerturbationDocument } from '../evaluate/report.js';
 
 interface Loaded {
   name: string;
@@ -333,7 +333,7 @@ export const STANDING_NOTES = `## 4. Caveats
 function main(argv: string[]): void {
   const [outDir, docsDir] = argv;
   if (outDir === undefined || docsDir === undefined) {
-    process.stderr.write('usage: node --import tsx src/evaluate/results-doc.ts OUT_DIR DOCS_DIR\n');
+    process.stderr.write('usage: node --import tsx src/cli/results-doc.ts OUT_DIR DOCS_DIR\n');
     process.exitCode = 2;
     return;
   }
