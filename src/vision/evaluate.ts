@@ -86,8 +86,8 @@ export interface MethodResult {
   perturbation?: { positive: PerturbationCurve; negative: PerturbationCurve; deltaAF: MeanStderr };
   /** Mean seconds per image to compute the explanation. */
   secondsPerImage: number;
-  /** Integrated gradients: mean |completeness error| relative to |f(x) − f(0)|. */
-  relativeCompletenessError?: number;
+  /** Integrated gradients: |Σ relevance − (f(x) − f(0))| / |f(x) − f(0)|, median over images and pooled (Σ|error| / Σ|f(x) − f(0)|). */
+  completeness?: { medianRelative: number; pooledRelative: number };
 }
 
 export interface EvaluationResults {
@@ -255,7 +255,7 @@ export function evaluateVision(model: VisionModel, modelDir: string, settings: E
   const data = shapesBatch(TEST_SEED, 0, settings.images, S, model.image, model.dtype);
   const meters = new Map(settings.methods.map((m) => [m, new SegmentationMeter()]));
   const seconds = new Map(settings.methods.map((m) => [m, 0]));
-  const completeness: number[] = [];
+  const completeness: { error: number; gap: number }[] = [];
   const pert = new Map<string, { pos: PerturbationSums; neg: PerturbationSums }>(
     settings.methods.map((m) => [m, { pos: { accuracy: [], probability: [] }, neg: { accuracy: [], probability: [] } }]),
   );
@@ -280,8 +280,7 @@ export function evaluateVision(model: VisionModel, modelDir: string, settings: E
         const e = explainVision(context, method as VisionMethod, { startLayer: settings.startLayer, steps: settings.steps });
         map = e.patchScores;
         if (e.completenessError !== undefined) {
-          const baselineGap = Math.abs(e.completenessError) / Math.max(1e-12, Math.abs(map.reduce((a, b) => a + b, 0) - e.completenessError));
-          completeness.push(baselineGap);
+          completeness.push({ error: Math.abs(e.completenessError), gap: Math.abs(map.reduce((a, b) => a + b, 0) - e.completenessError) });
         }
       }
       seconds.set(method, seconds.get(method)! + (performance.now() - t0) / 1000);
@@ -328,7 +327,11 @@ export function evaluateVision(model: VisionModel, modelDir: string, settings: E
         deltaAF: meanStderr(neg.probability.map((r, i) => trapezoid(r) - trapezoid(pos.probability[i]))),
       };
     }
-    if (method === 'integrated-gradients' && completeness.length > 0) result.relativeCompletenessError = completeness.reduce((a, b) => a + b, 0) / completeness.length;
+    if (method === 'integrated-gradients' && completeness.length > 0) {
+      const ratios = completeness.map((c) => c.error / Math.max(c.gap, 1e-12)).sort((a, b) => a - b);
+      const sum = (key: 'error' | 'gap') => completeness.reduce((a, c) => a + c[key], 0);
+      result.completeness = { medianRelative: ratios[Math.floor(ratios.length / 2)], pooledRelative: sum('error') / sum('gap') };
+    }
     methods[method] = result;
   }
   let parameters = 0;
@@ -419,10 +422,13 @@ export function evaluationMarkdown(r: EvaluationResults): string {
       lines.push(`| ${name} | ${ms(p.positive.probabilityAuc)} | ${ms(p.negative.probabilityAuc)} | ${ms(p.deltaAF)} | ${f3(p.positive.accuracyAuc.mean)} | ${f3(p.negative.accuracyAuc.mean)} |`);
     }
   }
-  const ig = r.methods['integrated-gradients']?.relativeCompletenessError;
+  const ig = r.methods['integrated-gradients']?.completeness;
   if (ig !== undefined) {
     lines.push('');
-    lines.push(`Integrated gradients: mean relative completeness error ${ig.toExponential(2)} (${r.settings.steps} Gauss–Legendre nodes).`);
+    lines.push(
+      `Integrated gradients (${r.settings.steps} Gauss–Legendre nodes): completeness error |Σ relevance − (f(x) − f(0))| relative to |f(x) − f(0)|, ` +
+        `median over images ${ig.medianRelative.toExponential(2)}, pooled (Σ|error| / Σ|f(x) − f(0)|) ${ig.pooledRelative.toExponential(2)}.`,
+    );
   }
   lines.push('');
   lines.push(`Code version ${r.codeVersion}.`);
