@@ -3,6 +3,7 @@ import { ShapeError } from '../core/index.js';
 import { CheckpointError } from '../io/checkpoint.js';
 import { SafetensorsError } from '../io/safetensors.js';
 import { TokenizerError } from '../io/tokenizer.js';
+import { MemoryBudgetError } from '../implicit/extract.js';
 import { ConfigError, WeightError } from '../models/index.js';
 
 /** A problem with the command line or its inputs, detected by a command. */
@@ -10,7 +11,7 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
-const USER_ERRORS = [CliError, ShapeError, CheckpointError, SafetensorsError, TokenizerError, ConfigError, WeightError];
+const USER_ERRORS = [CliError, ShapeError, CheckpointError, SafetensorsError, TokenizerError, ConfigError, WeightError, MemoryBudgetError];
 
 /** One line for the terminal: the reason, never a stack trace (set IATTN_DEBUG=1 for one). */
 export function describeFailure(error: unknown): string {

@@ -63,7 +63,8 @@ export function extract(d: AnyLayerDecomposition, options: ExtractOptions): Extr
   }
   const groups = outputGroups(d, options, selected);
   const perMatrix = options.row === undefined ? L * L : L;
-  const bytes = d.batch * groups.length * perMatrix * (dtype === 'float64' ? 8 : 4) + 2 * L * L * 8;
+  // The result plus two float64 scratch matrices (or rows): the channel being built and the cached core.
+  const bytes = d.batch * groups.length * perMatrix * (dtype === 'float64' ? 8 : 4) + 2 * perMatrix * 8;
   const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   if (bytes > budget) {
     throw new MemoryBudgetError(

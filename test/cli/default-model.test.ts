@@ -23,5 +23,9 @@ describe('the embedded default model', () => {
     expect(r.stdout).toMatch(/next token '.+' p=/);
     expect(r.stdout).toMatch(/unified-attr/);
     expect(r.stdout).toContain(`${out}/report.html`);
+    const json = JSON.parse(iattn(['demo', '--out', out, '--json'], { timeoutMs: 300_000 }).stdout);
+    expect(json.report).toBe(`${out}/report.html`);
+    expect(Object.keys(json.methods)).toContain('unified-attr');
+    expect(json.methods['unified-attr']).toHaveLength(json.tokens.length);
   }, 300_000);
 });

@@ -13,7 +13,7 @@ import { runForAttention } from '../../implicit/model-layers.js';
 import { writeFileAtomic } from '../../io/node-file.js';
 import { svgToPng } from '../../io/svg-png.js';
 import { matrixFigure } from '../attention-image.js';
-import { addModelOptions, openModel, openTokenizer } from '../options.js';
+import { addModelOptions, openModel, openTokenizer, printJson } from '../options.js';
 import type { ModelOptions } from '../options.js';
 import { tokenLabels } from '../tokens.js';
 import { explainMethods, printHuman, tokenTextOf } from './explain.js';
@@ -25,6 +25,7 @@ interface DemoOptions extends ModelOptions {
   text: string;
   out: string;
   color: boolean;
+  json?: boolean;
 }
 
 export function registerDemo(program: Command): void {
@@ -32,6 +33,7 @@ export function registerDemo(program: Command): void {
     .option('--text <text>', 'the prompt', DEMO_PROMPT)
     .option('--out <dir>', 'folder for report.html and attention.png', 'iattn-demo')
     .option('--no-color', 'no terminal colours')
+    .option('--json', 'print one JSON document: the prediction, every method\'s scores and the files written')
     .action((options: DemoOptions) => runDemo(options));
 }
 
@@ -40,12 +42,13 @@ function runDemo(options: DemoOptions): void {
   const ids = Int32Array.from(openTokenizer(loaded).encode(options.text));
   const tokens = tokenLabels(loaded, ids);
   const tokenText = tokenTextOf(loaded);
-  const say = (line: string) => process.stdout.write(`${line}\n`);
+  // With --json, the human lines go to stderr so stdout holds exactly one JSON document.
+  const say = (line: string) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
   say(`model ${loaded.dir} (${loaded.model.modelType}, ${loaded.model.numLayers} layers, ${(loaded.model.parameterCount() / 1e6).toFixed(2)} M parameters)`);
   say(`prompt: ${options.text}\n`);
 
   const { target, entries } = explainMethods(loaded, ids, [...METHOD_NAMES], {});
-  printHuman(tokens, target, tokenText, entries, options.color);
+  if (!options.json) printHuman(tokens, target, tokenText, entries, options.color);
 
   const run = runForAttention(loaded.model, ids, 1, ids.length);
   const layers = run.layers.map((layer) => {
@@ -71,6 +74,10 @@ function runDemo(options: DemoOptions): void {
     }),
   );
   writeFileAtomic(imagePath, svgToPng(figure));
+  if (options.json) {
+    const methods = Object.fromEntries(entries.map((e) => [e.method, e.explanation ? Array.from(e.explanation.scores) : { error: e.error }]));
+    printJson({ model: loaded.dir, tokens, target: { ...target, text: tokenText(target.token) }, methods, report: reportPath, image: imagePath });
+  }
   say(`\nwrote ${reportPath} (open it in a browser) and ${imagePath}`);
   say('the interactive viewer: npx iattn serve  (then open http://127.0.0.1:7860/)');
   say('more: npx iattn explain --help · npx iattn attention --help · npx iattn --help');
