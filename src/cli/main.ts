@@ -20,16 +20,17 @@ export function buildProgram(): Command {
     // Keep commander's message and its suggestion on one line.
     .configureOutput({ outputError: (text, write) => write(`${text.trim().replace(/\s*\n\((Did you mean .*\?)\)/, ' ($1)')}\n`) })
     .exitOverride();
+  // The order of the command-line contract (product.md), then the extras.
   registerInfo(program);
   registerPerplexity(program);
   registerAttention(program);
   registerExplain(program);
-  registerTrain(program);
-  registerVision(program);
-  registerGenerate(program);
-  registerDemo(program);
-  registerServe(program);
   registerEvaluate(program);
+  registerTrain(program);
+  registerServe(program);
+  registerDemo(program);
+  registerGenerate(program);
+  registerVision(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
