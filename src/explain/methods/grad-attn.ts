@@ -18,9 +18,10 @@ import * as F from '../../core/index.js';
 import { Tensor } from '../../core/index.js';
 import type { FloatArray } from '../../core/index.js';
 import { gradientWeightedMap, preOutputOf } from '../attention-maps.js';
+import { rollOutLayers } from '../rollout-layers.js';
 import { ExplainError } from '../types.js';
-import type { ExplainMethod, LayerScores } from '../types.js';
-import { rowOf, rowTimesMatrix, unitRow } from '../vectors.js';
+import type { ExplainMethod } from '../types.js';
+import { rowOf, rowTimesMatrix } from '../vectors.js';
 
 export const GRAD_ATTN_RECIPE =
   'relevance = (R ← R + Ā_ℓ·R from R = I over layers ≥ start_layer)[t, :], Ā_ℓ = channel mean of clamp(g_t^c·H^c[t, s]·v_s^c, 0), g = ∂target/∂pre_out';
@@ -45,24 +46,16 @@ export const gradAttn: ExplainMethod = {
   description: "Chefer's gradient × attention rule on the implicit attention, with the exact gradient g_t·v_s on H",
   recipe: GRAD_ATTN_RECIPE,
   run(context, target, options) {
-    const t = target.position;
     const L = context.length;
     const pass = context.gradients(target);
-    const mixers = context.mixers(options.startLayer);
-    const layers: LayerScores[] = new Array(mixers.length);
-    let r = unitRow(t, L);
-    for (let i = mixers.length - 1; i >= 0; i--) {
-      const { layer, kind } = mixers[i];
+    return rollOutLayers(context, options, target, ({ layer, kind }, r) => {
       const d = context.decomposition(layer);
       const { preOut, projectOutput } = preOutputOf(d);
       const gradOut = pass.mixerOut.get(layer);
       if (gradOut === undefined) throw new ExplainError(`grad-attn: no gradient for the output of the ${kind} mixer of layer ${layer}`);
-      const g = pullBack(projectOutput, preOut, gradOut);
-      const bar = gradientWeightedMap(d, g, options.variant, options.aggregation);
-      layers[i] = { layer, kind, scores: rowOf(bar, t, L) };
+      const bar = gradientWeightedMap(d, pullBack(projectOutput, preOut, gradOut), options.variant, options.aggregation);
       const rBar = rowTimesMatrix(r, bar, L);
-      for (let j = 0; j < L; j++) r[j] += rBar[j];
-    }
-    return { scores: r, layers };
+      return { scores: rowOf(bar, target.position, L), next: r.map((x, j) => x + rBar[j]) };
+    });
   },
 };

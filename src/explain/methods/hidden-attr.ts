@@ -10,9 +10,9 @@
  * `hidden` matrices are its per-head cores; RWKV's its WKV softmax. Per-layer maps: F_ℓ[t, :].
  */
 import { jointlyScaledMean } from '../attention-maps.js';
-import { ExplainError } from '../types.js';
-import type { ExplainMethod, LayerScores } from '../types.js';
-import { rowOf, rowTimesMatrix, rownormWithIdentity, sensitivity, unitRow } from '../vectors.js';
+import { blockSensitivity, rollOutLayers } from '../rollout-layers.js';
+import type { ExplainMethod } from '../types.js';
+import { rowOf, rowTimesMatrix, rownormWithIdentity } from '../vectors.js';
 
 export const HIDDEN_ATTR_RECIPE =
   'relevance = (A_last ⋯ A_start)[t, :], A_ℓ = rownorm(M_ℓ·diag(s_ℓ) + I), M_ℓ = channel mean of minmax(clamp(S6^c, 0)), s_ℓ = minmax(max_k ReLU(∂target/∂h_ℓ))';
@@ -23,23 +23,12 @@ export const hiddenAttr: ExplainMethod = {
   recipe: HIDDEN_ATTR_RECIPE,
   defaultVariant: 'hidden',
   run(context, target, options) {
-    const t = target.position;
     const L = context.length;
-    const H = context.model.config.hiddenSize;
-    const pass = context.gradients(target);
-    const mixers = context.mixers(options.startLayer);
-    const layers: LayerScores[] = new Array(mixers.length);
-    let r = unitRow(t, L);
-    for (let i = mixers.length - 1; i >= 0; i--) {
-      const { layer, kind } = mixers[i];
-      const grad = pass.blockIn.get(layer);
-      if (grad === undefined) throw new ExplainError(`hidden-attr: no gradient for the input of block ${layer}`);
-      const s = sensitivity(grad, L, H, t);
+    return rollOutLayers(context, options, target, ({ layer }, r) => {
+      const s = blockSensitivity(context, target, layer, 'hidden-attr');
       const fused = jointlyScaledMean(context.decomposition(layer), options.variant, options.aggregation);
       for (let row = 0; row < L; row++) for (let j = 0; j < L; j++) fused[row * L + j] *= s[j];
-      layers[i] = { layer, kind, scores: rowOf(fused, t, L) };
-      r = rowTimesMatrix(r, rownormWithIdentity(fused, L), L);
-    }
-    return { scores: r, layers };
+      return { scores: rowOf(fused, target.position, L), next: rowTimesMatrix(r, rownormWithIdentity(fused, L), L) };
+    });
   },
 };

@@ -9,8 +9,9 @@
  * (r ← e_tᵀ, r ← r·A_ℓ), so only one L×L map is alive. Per-layer maps: a_ℓ[t, :].
  */
 import { aggregatedMatrix } from '../attention-maps.js';
-import type { ExplainMethod, LayerScores } from '../types.js';
-import { rowOf, rowTimesMatrix, rownormWithIdentity, unitRow } from '../vectors.js';
+import { rollOutLayers } from '../rollout-layers.js';
+import type { ExplainMethod } from '../types.js';
+import { rowOf, rowTimesMatrix, rownormWithIdentity } from '../vectors.js';
 
 export const ROLLOUT_RECIPE = 'relevance = (A_last ⋯ A_start)[t, :], A_ℓ = rownorm(a_ℓ + I), a_ℓ = channel mean of clamp(H^c, 0) (full L×L)';
 
@@ -19,17 +20,10 @@ export const rollout: ExplainMethod = {
   description: 'attention rollout: product over layers of the row-normalised implicit attention plus identity',
   recipe: ROLLOUT_RECIPE,
   run(context, target, options) {
-    const t = target.position;
     const L = context.length;
-    const mixers = context.mixers(options.startLayer);
-    const layers: LayerScores[] = new Array(mixers.length);
-    let r = unitRow(t, L);
-    for (let i = mixers.length - 1; i >= 0; i--) {
-      const { layer, kind } = mixers[i];
+    return rollOutLayers(context, options, target, ({ layer }, r) => {
       const a = aggregatedMatrix(context.decomposition(layer), options.variant, options.aggregation);
-      layers[i] = { layer, kind, scores: rowOf(a, t, L) };
-      r = rowTimesMatrix(r, rownormWithIdentity(a, L), L);
-    }
-    return { scores: r, layers };
+      return { scores: rowOf(a, target.position, L), next: rowTimesMatrix(r, rownormWithIdentity(a, L), L) };
+    });
   },
 };

@@ -15,9 +15,9 @@
  * with n_i = Σ_j |w_j + δ_ij|: O(L) per layer. Per-layer maps: w_ℓ.
  */
 import { aggregatedRow } from '../attention-maps.js';
-import { ExplainError } from '../types.js';
-import type { ExplainMethod, LayerScores } from '../types.js';
-import { minMaxInPlace, sensitivity, unitRow } from '../vectors.js';
+import { blockSensitivity, rollOutLayers } from '../rollout-layers.js';
+import type { ExplainMethod } from '../types.js';
+import { minMaxInPlace } from '../vectors.js';
 
 export const UNIFIED_ATTR_RECIPE =
   'relevance = (A_last ⋯ A_start)[t, :], A_ℓ = rownorm(𝟙·w_ℓᵀ + I), w_ℓ = minmax(v_ℓ ⊙ s_ℓ), v_ℓ = channel mean of clamp(H_paper^c[t, :], 0), s_ℓ = minmax(max_k ReLU(∂target/∂h_ℓ))';
@@ -42,22 +42,11 @@ export const unifiedAttr: ExplainMethod = {
   recipe: UNIFIED_ATTR_RECIPE,
   run(context, target, options) {
     const t = target.position;
-    const L = context.length;
-    const H = context.model.config.hiddenSize;
-    const pass = context.gradients(target);
-    const mixers = context.mixers(options.startLayer);
-    const layers: LayerScores[] = new Array(mixers.length);
-    let r = unitRow(t, L);
-    for (let i = mixers.length - 1; i >= 0; i--) {
-      const { layer, kind } = mixers[i];
-      const grad = pass.blockIn.get(layer);
-      if (grad === undefined) throw new ExplainError(`unified-attr: no gradient for the input of block ${layer}`);
-      const s = sensitivity(grad, L, H, t);
+    return rollOutLayers(context, options, target, ({ layer }, r) => {
+      const s = blockSensitivity(context, target, layer, 'unified-attr');
       const v = aggregatedRow(context.decomposition(layer), t, options.variant, options.aggregation);
       const w = minMaxInPlace(v.map((x, j) => x * s[j]), t + 1);
-      layers[i] = { layer, kind, scores: w };
-      r = timesBroadcastRow(r, w);
-    }
-    return { scores: r, layers };
+      return { scores: w, next: timesBroadcastRow(r, w) };
+    });
   },
 };
