@@ -7,7 +7,7 @@ import { expect, it } from 'vitest';
 import type { DType } from '../../src/core/index.js';
 import { loadModel } from '../../src/io/load-model.js';
 import { SafetensorsReader } from '../../src/io/safetensors.js';
-import type { LayerDecomposition, RecurrentDecomposition, Variant } from '../../src/implicit/decomposition.js';
+import type { LayerDecomposition, NonCausalDecomposition, RecurrentDecomposition, Variant } from '../../src/implicit/decomposition.js';
 import { extract } from '../../src/implicit/extract.js';
 import { decomposeModel } from '../../src/implicit/model-layers.js';
 import { fixturePath } from './fixtures.js';
@@ -21,8 +21,11 @@ export function decomposeFixture(parts: string[], dtype: DType): { layers: Map<n
   return { layers: decomposeModel(model, ids, batch, length), reference };
 }
 
-/** max relative error of H_exact · v + bias against the mixer's real pre-output. */
-export function reconstructionError(d: RecurrentDecomposition): number {
+/**
+ * max relative error of H_exact · v + bias against the mixer's real pre-output. Sums over every
+ * source position, so it serves causal (zero upper triangle) and non-causal (vision) layers.
+ */
+export function reconstructionError(d: RecurrentDecomposition | NonCausalDecomposition): number {
   const { batch: B, length: L, channels: C } = d;
   const full = extract(d, { variant: 'exact', reduce: 'none', dtype: 'float64' });
   const v = d.values.data;
@@ -32,7 +35,7 @@ export function reconstructionError(d: RecurrentDecomposition): number {
       const H = (b * C + c) * L * L;
       for (let t = 0; t < L; t++) {
         let acc = full.bias![(b * L + t) * C + c];
-        for (let s = 0; s <= t; s++) acc += full.data[H + t * L + s] * v[(b * L + s) * C + c];
+        for (let s = 0; s < L; s++) acc += full.data[H + t * L + s] * v[(b * L + s) * C + c];
         got[(b * L + t) * C + c] = acc;
       }
     }

@@ -9,6 +9,8 @@ import { normalise, shapesBatch } from '../../src/vision/data.js';
 import type { VisionModel } from '../../src/vision/model.js';
 import { relativeError } from '../helpers/ops.js';
 
+export { reconstructionError } from '../helpers/implicit.js';
+
 export const TINY_LABELS = ['circle', 'square', 'triangle'];
 const id2label = Object.fromEntries(TINY_LABELS.map((l, i) => [String(i), l]));
 
@@ -34,25 +36,6 @@ export function randomImages(model: VisionModel, batch: number, seed = 11) {
 /** A batch of synthetic shapes resized for a model (the model's own image size). */
 export function shapeImages(model: VisionModel, count: number) {
   return shapesBatch(2, 0, count, model.image.imageSize, model.image, model.dtype);
-}
-
-/** max relative error of H_exact·v + bias against the real pre-output, full (non-causal) rows. */
-export function reconstructionError(d: NonCausalDecomposition): number {
-  const { batch: B, length: L, channels: C } = d;
-  const full = extract(d, { variant: 'exact', reduce: 'none', dtype: 'float64' });
-  const v = d.values.data;
-  const got = new Float64Array(B * L * C);
-  for (let b = 0; b < B; b++) {
-    for (let c = 0; c < C; c++) {
-      const H = (b * C + c) * L * L;
-      for (let t = 0; t < L; t++) {
-        let acc = full.bias![(b * L + t) * C + c];
-        for (let s = 0; s < L; s++) acc += full.data[H + t * L + s] * v[(b * L + s) * C + c];
-        got[(b * L + t) * C + c] = acc;
-      }
-    }
-  }
-  return relativeError(got, d.preOut.data);
 }
 
 /** Row mode equals the full matrix's rows, for every variant, at the given rows. */
