@@ -1,12 +1,12 @@
 /**
- * `npm run build:wasm`: compiles the AssemblyScript GEMM kernels (assembly/gemm.ts) and writes
- * src/core/kernels/wasm/gemm-binary.ts, the .wasm embedded as base64 together with the
- * SHA-256 of the source (+ compiler flags and version) and of the binary.
+ * `npm run build:wasm`: compiles each AssemblyScript kernel module of MODULES (assembly/*.ts)
+ * and writes its TypeScript embedding: the .wasm as base64 together with the SHA-256 of the
+ * source (+ compiler flags and version) and of the binary.
  *
- *   npm run build:wasm              regenerate the embedded module
- *   npm run build:wasm -- --check   exit 1 if the committed module is stale (no write)
+ *   npm run build:wasm              regenerate every embedded module
+ *   npm run build:wasm -- --check   exit 1 if a committed module is stale (no write)
  *
- * test/core/gemm-wasm.test.ts checks the recorded source hash always, and the bytes against a
+ * The tests of each module check the recorded source hash always, and the bytes against a
  * fresh compile when assemblyscript is installed (a devDependency).
  */
 import { createHash } from 'node:crypto';
@@ -15,16 +15,34 @@ import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-/** Kernel sources, relative to the repository root. */
-export const SOURCES = ['assembly/gemm.ts'];
-export const OUTPUT = 'src/core/kernels/wasm/gemm-binary.ts';
+
+/** One compiled module: its sources (relative to the repository root), output, constant prefix. */
+export interface WasmModuleSpec {
+  name: string;
+  sources: string[];
+  /** The generated TypeScript file. */
+  output: string;
+  /** Prefix of the generated constants: `${prefix}_WASM_BASE64`, …_SHA256, …_SOURCE_SHA256, …_COMPILER_VERSION. */
+  prefix: string;
+}
+
+export const MODULES: readonly WasmModuleSpec[] = [
+  { name: 'gemm', sources: ['assembly/gemm.ts'], output: 'src/core/kernels/wasm/gemm-binary.ts', prefix: 'GEMM' },
+];
+
 /** -O3 speed, no runtime (the kernels never allocate), fixed-width SIMD only (no relaxed-simd: Node 20 lacks it). */
 export const FLAGS = ['-O3', '--noAssert', '--runtime', 'stub', '--enable', 'simd', '--initialMemory', '1'];
 
-/** SHA-256 of the kernel sources (LF line endings), the flags and the compiler version. */
-export function sourceHash(compilerVersion: string): string {
+export function moduleSpec(name: string): WasmModuleSpec {
+  const spec = MODULES.find((m) => m.name === name);
+  if (spec === undefined) throw new Error(`unknown wasm module '${name}'; modules: ${MODULES.map((m) => m.name).join(', ')}`);
+  return spec;
+}
+
+/** SHA-256 of a module's sources (LF line endings), the flags and the compiler version. */
+export function sourceHash(compilerVersion: string, name = 'gemm'): string {
   const h = createHash('sha256');
-  for (const file of SOURCES) {
+  for (const file of moduleSpec(name).sources) {
     h.update(`${file}\n`);
     h.update(fs.readFileSync(path.join(root, file), 'utf8').replace(/\r\n/g, '\n'));
   }
@@ -36,62 +54,69 @@ export function bytesHash(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Compiles SOURCES in memory; throws with the compiler's messages on failure. */
-export async function compileWasm(): Promise<{ bytes: Uint8Array; version: string }> {
+/** Compiles one module's sources in memory; throws with the compiler's messages on failure. */
+export async function compileWasm(name = 'gemm'): Promise<{ bytes: Uint8Array; version: string }> {
+  const spec = moduleSpec(name);
   const asc = (await import('assemblyscript/asc')).default;
   let bytes: Uint8Array | null = null;
   let messages = '';
-  const result = await asc.main([...SOURCES, ...FLAGS, '--outFile', 'gemm.wasm'], {
-    readFile: (name, baseDir) => {
-      const file = path.resolve(root, baseDir, name);
-      return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+  const result = await asc.main([...spec.sources, ...FLAGS, '--outFile', `${spec.name}.wasm`], {
+    readFile: (file, baseDir) => {
+      const full = path.resolve(root, baseDir, file);
+      return fs.existsSync(full) ? fs.readFileSync(full, 'utf8') : null;
     },
-    writeFile: (name, contents) => {
-      if (name.endsWith('.wasm') && typeof contents !== 'string') bytes = contents;
+    writeFile: (file, contents) => {
+      if (file.endsWith('.wasm') && typeof contents !== 'string') bytes = contents;
     },
     stdout: { write: (s: string | Uint8Array) => ((messages += String(s)), true) } as never,
     stderr: { write: (s: string | Uint8Array) => ((messages += String(s)), true) } as never,
   });
-  if (result.error || bytes === null) throw new Error(`asc failed: ${result.error?.message ?? 'no output'}\n${messages}`);
+  if (result.error || bytes === null) throw new Error(`asc failed on ${spec.name}: ${result.error?.message ?? 'no output'}\n${messages}`);
   return { bytes, version: asc.version };
 }
 
 /** The generated TypeScript module text. */
-export function renderModule(bytes: Uint8Array, compilerVersion: string): string {
-  const srcHash = sourceHash(compilerVersion);
+export function renderModule(bytes: Uint8Array, compilerVersion: string, name = 'gemm'): string {
+  const spec = moduleSpec(name);
+  const srcHash = sourceHash(compilerVersion, name);
   const b64 = Buffer.from(bytes).toString('base64');
   const lines = b64.match(/.{1,100}/g) ?? [];
+  const p = spec.prefix;
   return [
-    '// Generated by scripts/build-wasm.ts from assembly/gemm.ts (`npm run build:wasm`); do not edit.',
+    `// Generated by scripts/build-wasm.ts from ${spec.sources.join(', ')} (\`npm run build:wasm\`); do not edit.`,
     '/** SHA-256 of the kernel sources + compiler flags + compiler version this binary was built from. */',
-    `export const GEMM_WASM_SOURCE_SHA256 = '${srcHash}';`,
+    `export const ${p}_WASM_SOURCE_SHA256 = '${srcHash}';`,
     '/** The AssemblyScript version that compiled it. */',
-    `export const GEMM_WASM_COMPILER_VERSION = '${compilerVersion}';`,
+    `export const ${p}_WASM_COMPILER_VERSION = '${compilerVersion}';`,
     '/** SHA-256 of the binary below. */',
-    `export const GEMM_WASM_SHA256 = '${bytesHash(bytes)}';`,
+    `export const ${p}_WASM_SHA256 = '${bytesHash(bytes)}';`,
     `/** The compiled module (${bytes.length} bytes), base64. */`,
-    'export const GEMM_WASM_BASE64 =',
+    `export const ${p}_WASM_BASE64 =`,
     ...lines.map((l, i) => `  '${l}'${i === lines.length - 1 ? ';' : ' +'}`),
     '',
   ].join('\n');
 }
 
 async function main(): Promise<void> {
-  const { bytes, version } = await compileWasm();
-  const text = renderModule(bytes, version);
-  const out = path.join(root, OUTPUT);
-  if (process.argv.includes('--check')) {
-    const current = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
-    if (current !== text) {
-      process.stderr.write(`${OUTPUT} is stale: run npm run build:wasm\n`);
-      process.exit(1);
+  const check = process.argv.includes('--check');
+  let stale = false;
+  for (const spec of MODULES) {
+    const { bytes, version } = await compileWasm(spec.name);
+    const text = renderModule(bytes, version, spec.name);
+    const out = path.join(root, spec.output);
+    if (check) {
+      const current = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
+      if (current !== text) {
+        process.stderr.write(`${spec.output} is stale: run npm run build:wasm\n`);
+        stale = true;
+      } else process.stderr.write(`${spec.output} is up to date (${bytes.length} bytes)\n`);
+      continue;
     }
-    process.stderr.write(`${OUTPUT} is up to date (${bytes.length} bytes)\n`);
-    return;
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, text);
+    process.stderr.write(`wrote ${spec.output} (${bytes.length} bytes of wasm, assemblyscript ${version})\n`);
   }
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, text);
-  process.stderr.write(`wrote ${OUTPUT} (${bytes.length} bytes of wasm, assemblyscript ${version})\n`);
+  if (stale) process.exit(1);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -14,18 +14,9 @@
  */
 import type { FloatArray } from '../../dtype.js';
 import { GEMM_WASM_BASE64 } from './gemm-binary.js';
+import { EmbeddedWasm, ensureWasmMemory, simdSupported } from './runtime.js';
+import type { WasmMemory } from './runtime.js';
 
-/** The subset of the WebAssembly JS API used here (the project's lib has no DOM typings). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-  compile?(bytes: Uint8Array): Promise<object>;
-}
 type GemmFn = (version: number, transA: number, transB: number, m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, work: number) => void;
 type GemvFn = (m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number) => void;
 interface GemmExports {
@@ -51,123 +42,34 @@ export const WASM_GEMM_LATEST = 3;
  */
 export const GEMV_MAX_M = 2;
 
-/**
- * Smallest module using a v128 instruction (`(func (result v128) i32.const 0 i8x16.splat
- * i8x16.popcnt)`), as in wasm-feature-detect: `WebAssembly.validate` says whether SIMD exists.
- */
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
-
-function wasmApi(): WasmApi | null {
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  return api !== undefined && typeof api.validate === 'function' ? api : null;
-}
-
-/** Whether this runtime has WebAssembly with fixed-width SIMD. */
-export function simdSupported(): boolean {
-  const api = wasmApi();
-  if (api === null) return false;
-  try {
-    return api.validate(SIMD_PROBE);
-  } catch {
-    return false;
-  }
-}
-
-function decodeBase64(text: string): Uint8Array {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  const lookup = new Uint8Array(128);
-  for (let i = 0; i < alphabet.length; i++) lookup[alphabet.charCodeAt(i)] = i;
-  const clean = text.replace(/=+$/, '');
-  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
-  let bits = 0;
-  let value = 0;
-  let o = 0;
-  for (let i = 0; i < clean.length; i++) {
-    value = (value << 6) | lookup[clean.charCodeAt(i)];
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (value >> bits) & 0xff;
-    }
-  }
-  return out;
-}
-
-/** The embedded module's bytes. */
-export function gemmWasmBytes(): Uint8Array {
-  return decodeBase64(GEMM_WASM_BASE64);
-}
-
-let state: 'unloaded' | 'loading' | 'ready' | 'unavailable' = 'unloaded';
-let wasm: GemmExports | null = null;
-let unavailableReason = '';
-
 /** Byte address of the kernels' scratch (packed panels) and the first byte after it. */
 let scratch = 0;
 let scratchEnd = 0;
 
-function instantiate(api: WasmApi, module: object): void {
-  const w = new api.Instance(module, {}).exports as GemmExports;
+const gemmModule = new EmbeddedWasm<GemmExports>(GEMM_WASM_BASE64, (w) => {
   scratch = Math.ceil(w.heapBase() / 64) * 64;
   scratchEnd = Math.ceil((scratch + w.workBytes()) / 64) * 64;
-  wasm = w;
-  state = 'ready';
+});
+
+/** The embedded module's bytes. */
+export function gemmWasmBytes(): Uint8Array {
+  return gemmModule.bytes();
 }
 
-/**
- * Loads the module on first use: synchronously with `new WebAssembly.Module` (Node, workers);
- * where the runtime refuses synchronous compiles of this size (Chrome's main thread, > 4 KiB),
- * compiles asynchronously and lets callers use the JS kernels until it is ready.
- */
-function load(): GemmExports | null {
-  if (state === 'ready') return wasm;
-  if (state !== 'unloaded') return null;
-  const api = wasmApi();
-  if (api === null || !simdSupported()) {
-    state = 'unavailable';
-    unavailableReason = api === null ? 'no WebAssembly' : 'no WebAssembly SIMD';
-    return null;
-  }
-  const bytes = gemmWasmBytes();
-  try {
-    instantiate(api, new api.Module(bytes));
-    return wasm;
-  } catch (e) {
-    if (typeof api.compile !== 'function') {
-      state = 'unavailable';
-      unavailableReason = e instanceof Error ? e.message : String(e);
-      return null;
-    }
-    state = 'loading';
-    const fail = (err: unknown) => {
-      state = 'unavailable';
-      unavailableReason = err instanceof Error ? err.message : String(err);
-    };
-    api.compile(bytes).then((module) => {
-      try {
-        instantiate(api, module);
-      } catch (err) {
-        fail(err);
-      }
-    }, fail);
-    return null;
-  }
-}
+export { simdSupported };
 
 /** Whether the WASM kernels can run now (loads the module on first call). */
 export function wasmGemmReady(): boolean {
-  return load() !== null;
+  return gemmModule.get() !== null;
 }
 
 /** Why the WASM kernels are unavailable ('' when they are available or still loading). */
 export function wasmGemmUnavailableReason(): string {
-  load();
-  return unavailableReason;
+  return gemmModule.reason();
 }
 
 // ---- memory layout ------------------------------------------------------------------------
 
-const PAGE = 65536;
 /** Bytes of A + B + C chunk kept in the module at once; larger products are chunked. */
 let operandBudget = 64 << 20;
 
@@ -183,8 +85,7 @@ let f64: Float64Array = new Float64Array(0);
 
 /** Ensures `bytes` of memory and returns views that are valid for this call. */
 function ensureMemory(w: GemmExports, bytes: number): void {
-  const have = w.memory.buffer.byteLength;
-  if (bytes > have) w.memory.grow(Math.ceil((bytes - have) / PAGE));
+  ensureWasmMemory(w.memory, bytes);
   if (f32.buffer !== w.memory.buffer) {
     f32 = new Float32Array(w.memory.buffer);
     f64 = new Float64Array(w.memory.buffer);
@@ -239,7 +140,7 @@ function chunking(M: number, N: number, K: number, S: number): void {
  * NN A[M,K] B[K,N]; TN A[K,M] B[K,N]; C[M,N].
  */
 export function gemmWasm(variant: GemmVariant, M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number, version: number = WASM_GEMM_LATEST): boolean {
-  const w = load();
+  const w = gemmModule.get();
   if (w === null) return false;
   if (M <= 0 || N <= 0 || K <= 0) return true;
   const double = C instanceof Float64Array;
