@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
-const NODE_SIDE = [/^io\//, /^cli\//, /^viewer\/server\//, /^viewer\/build\.ts$/, /^viewer\/vite\.config\.ts$/, /^vision\/(evaluate|train|explain-image|png)\.ts$/];
+const NODE_SIDE = [/^io\//, /^cli\//, /^viewer\/server\//, /^viewer\/build\.ts$/, /^viewer\/vite\.config\.ts$/];
 const NODE_ONLY = /^(node:|fs$|path$|child_process$|worker_threads$|@resvg\/|pngjs$|vite$|playwright-core$)/;
 
 function sources(dir: string): string[] {

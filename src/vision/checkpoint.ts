@@ -1,16 +1,14 @@
 /**
- * Vision checkpoints (Node): a folder with config.json (`model_type` vim or mlla) and
- * model.safetensors under the tensor names of vim.ts / mlla.ts, read and written with the
- * project's checkpoint code (src/io/checkpoint.ts). Released hustvl/Vim weights are PyTorch
- * pickles: convert their `checkpoint["model"]` state dict to safetensors once (docs/vision.md)
- * and add a config.json.
+ * Vision models from a config.json (`model_type` vim or mlla) and a tensor store under the
+ * tensor names of vim.ts / mlla.ts: building, seeded initialisation, and completing a bare
+ * hustvl/Vim config from the tensor shapes. Reading and writing checkpoint folders is
+ * src/io/vision-checkpoint.ts (Node). Released hustvl/Vim weights are PyTorch pickles:
+ * convert their `checkpoint["model"]` state dict to safetensors (docs/vision.md).
  */
 import type { DType } from '../core/index.js';
-import { openCheckpoint, writeCheckpoint } from '../io/checkpoint.js';
-import type { TensorsToWrite } from '../io/safetensors.js';
 import { ConfigError } from '../models/config.js';
 import type { RawConfig } from '../models/config.js';
-import { InitSource, ParameterRegistry, StoreSource } from '../models/parameters.js';
+import { InitSource, ParameterRegistry } from '../models/parameters.js';
 import type { ParameterSource, TensorStore } from '../models/parameters.js';
 import { Mlla, parseMllaConfig } from './mlla.js';
 import { VISION_MODEL_TYPES } from './model.js';
@@ -38,16 +36,6 @@ export function initVisionModel(raw: RawConfig, seed: number, dtype: DType = 'fl
 /** Whether a checkpoint folder's config.json names a vision model type. */
 export function isVisionConfig(raw: RawConfig): boolean {
   return (VISION_MODEL_TYPES as readonly unknown[]).includes(raw.model_type);
-}
-
-export function loadVisionModel(dir: string, dtype: DType = 'float32'): VisionModel {
-  const checkpoint = openCheckpoint(dir);
-  try {
-    const raw = checkpoint.config.model_type === 'vim' ? completeVimConfig(checkpoint.config, checkpoint) : checkpoint.config;
-    return buildVisionModel(raw, new StoreSource(checkpoint, dtype));
-  } finally {
-    checkpoint.close();
-  }
 }
 
 /**
@@ -82,11 +70,4 @@ export function completeVimConfig(raw: RawConfig, store: TensorStore): RawConfig
   inferred.use_bias = store.has('layers.0.mixer.in_proj.bias');
   if (inProj !== null && typeof inferred.hidden_size === 'number') inferred.expand = (inProj[0] / 2) / inferred.hidden_size;
   return { ...inferred, ...Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== null)) };
-}
-
-/** Writes config.json + model.safetensors (float32) into `dir`; `extra` keys are added to config.json. */
-export function saveVisionModel(dir: string, model: VisionModel, extra: RawConfig = {}): void {
-  const tensors: TensorsToWrite = {};
-  for (const [name, t] of model.parameters) tensors[name] = { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(t.data) };
-  writeCheckpoint(dir, { ...extra, ...model.hfConfig }, tensors);
 }

@@ -27,9 +27,6 @@
  *
  * Everything runs on a fixed, seeded slice of the held-out stream (seed 2, images 0 … n−1).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as F from '../core/index.js';
 import { Tensor } from '../core/index.js';
 import { curvesSvg } from '../viz/curves-svg.js';
@@ -246,8 +243,17 @@ interface PerturbationSums {
   probability: number[][];
 }
 
-/** Runs the whole evaluation; `progress` receives one line per stage. */
-export function evaluateVision(model: VisionModel, modelDir: string, settings: EvaluationSettings, progress?: (line: string) => void): EvaluationResults {
+/** What the caller records about the run: the code version (src/io/provenance.ts in the CLI) and progress lines. */
+export interface EvaluationContext {
+  /** Recorded as `codeVersion` (e.g. `0.1.0+d7a20c50c8e7`; default `unknown`). */
+  codeVersion?: string;
+  /** Receives one line per stage. */
+  progress?: (line: string) => void;
+}
+
+/** Runs the whole evaluation. */
+export function evaluateVision(model: VisionModel, modelDir: string, settings: EvaluationSettings, run: EvaluationContext = {}): EvaluationResults {
+  const { progress } = run;
   const { imageSize: S, patchSize: P } = model.image;
   const G = S / P;
   const accuracy = testAccuracy(model, settings.accuracyImages).accuracy;
@@ -351,7 +357,7 @@ export function evaluateVision(model: VisionModel, modelDir: string, settings: E
     accuracy,
     unperturbed,
     methods,
-    codeVersion: codeVersion(),
+    codeVersion: run.codeVersion ?? 'unknown',
   };
   if (settings.perturbationImages > 0) results.curves = perturbationSvgs(results);
   return results;
@@ -371,24 +377,6 @@ function perturbationSvgs(results: EvaluationResults): Record<string, string> {
     });
   }
   return out;
-}
-
-/** package version + the git commit of the working tree (read from .git, when there is one). */
-export function codeVersion(): string {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  let version = 'unknown';
-  try {
-    version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    /* not in the repository */
-  }
-  try {
-    const head = fs.readFileSync(path.join(root, '.git', 'HEAD'), 'utf8').trim();
-    const commit = head.startsWith('ref: ') ? fs.readFileSync(path.join(root, '.git', head.slice(5)), 'utf8').trim() : head;
-    return `${version}+${commit.slice(0, 12)}`;
-  } catch {
-    return version;
-  }
 }
 
 const f3 = (x: number) => x.toFixed(3);

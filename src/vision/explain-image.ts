@@ -1,45 +1,44 @@
 /**
- * `iattn explain --image FILE.png` / `iattn vision explain`: one image through a vision
- * classifier — the predicted class, each method's patch map as a terminal block, and with
- * --out an overlay of every map over the image (final map and per-layer maps), as a PNG
- * (SVG rasterised by resvg) or a self-contained HTML page.
+ * One image through a vision classifier, pure (`iattn explain --image` / `iattn vision
+ * explain`; reading the PNG and writing --out is src/cli/explain-image.ts): the predicted
+ * class, each method's patch map as a terminal block, the JSON document, and an overlay of
+ * every map over the image (final map and per-layer maps) as SVG or a self-contained HTML page.
  */
-import * as path from 'node:path';
-import { writeFileAtomic } from '../io/node-file.js';
 import { bytesToBase64 } from '../viz/png-encoder.js';
-import { svgToPng } from '../io/svg-png.js';
 import { xmlEscape } from '../viz/text.js';
-import { loadVisionModel } from './checkpoint.js';
 import { normalise } from './data.js';
 import { explainVision, VISION_RECIPES, VisionExplainContext } from './explain.js';
 import type { VisionExplanation, VisionMethod } from './explain.js';
+import { encodeRgbPng, ImageError, resizeTo } from './image.js';
+import type { RgbImage } from './image.js';
 import { minMax, overlay, upsampleBilinear } from './maps.js';
 import type { VisionModel } from './model.js';
-import { encodeRgbPng, ImageError, readPng, resizeTo } from './png.js';
 
-export interface ExplainImageRequest {
-  image: string;
-  modelDir: string;
+export interface ImageExplainRequest {
   methods: VisionMethod[];
   startLayer: number;
   steps: number;
   /** Class name or index; default the predicted class. */
   target?: string;
-  /** .png or .html. */
-  out?: string;
 }
 
-export interface ExplainImageResult {
+/** What an image's explanation is shown as; the pictures are built on demand. */
+export interface ImageExplainReport {
   json: unknown;
-  text: string;
+  /** Terminal lines (prediction, class probabilities, each method's map as characters). */
+  lines: string[];
+  /** Every method's map over the image, and each layer's (SVG). */
+  svg(): string;
+  /** The SVG with the recipes, as a self-contained page. */
+  html(): string;
 }
 
-export function explainImageFile(req: ExplainImageRequest): ExplainImageResult {
-  const ext = req.out === undefined ? null : path.extname(req.out).toLowerCase();
-  if (ext !== null && ext !== '.png' && ext !== '.html') throw new ImageError(`--out writes a .png or .html file, got '${req.out}'`);
-  const model = loadVisionModel(req.modelDir);
+/**
+ * Explains `raw` (any size; resized to the model input) with each method of `req`. `names`
+ * are only shown: the image's and the model's names.
+ */
+export function explainImage(model: VisionModel, raw: RgbImage, req: ImageExplainRequest, names: { image: string; model: string; caption?: string }): ImageExplainReport {
   const { imageSize: S } = model.image;
-  const raw = readPng(req.image);
   const pixels = resizeTo(raw, S);
   const input = normalise(pixels, 1, S, model.image, model.dtype);
   const context = new VisionExplainContext(model, input);
@@ -53,18 +52,12 @@ export function explainImageFile(req: ExplainImageRequest): ExplainImageResult {
     `predicted: ${labels[target.predicted]} (p = ${target.predictedProbability.toFixed(3)})` +
       (target.label === target.predicted ? '' : `; explaining ${labels[target.label]} (p = ${target.probability.toFixed(3)})`),
     `classes: ${labels.map((l, k) => `${l} ${probs[k].toFixed(3)}`).join(', ')}`,
-    `image ${req.image} (${raw.width}×${raw.height} → ${S}×${S}), ${model.modelType} ${req.modelDir}, ${G}×${G} patches; relevance per patch (darkest = most relevant):`,
+    `image ${names.image} (${raw.width}×${raw.height} → ${S}×${S}), ${model.modelType} ${names.model}, ${G}×${G} patches; relevance per patch (darkest = most relevant):`,
     ...asciiMaps(explanations, G),
   ];
-  if (req.out !== undefined) {
-    const svg = overlaySvg(model, pixels, explanations, `${model.modelType}: ${labels[target.label]} (p = ${target.probability.toFixed(3)})`, path.basename(req.image));
-    if (ext === '.png') writeFileAtomic(req.out, svgToPng(svg, { background: 'white' }));
-    else writeFileAtomic(req.out, htmlPage(svg, explanations, labels[target.label]));
-    lines.push(`overlay written to ${req.out}`);
-  }
   const json = {
-    image: req.image,
-    model: req.modelDir,
+    image: names.image,
+    model: names.model,
     modelType: model.modelType,
     imageSize: [raw.width, raw.height],
     grid: G,
@@ -84,7 +77,8 @@ export function explainImageFile(req: ExplainImageRequest): ExplainImageResult {
       ]),
     ),
   };
-  return { json, text: `${lines.join('\n')}\n` };
+  const svg = () => overlaySvg(model, pixels, explanations, `${model.modelType}: ${labels[target.label]} (p = ${target.probability.toFixed(3)})`, names.caption ?? names.image);
+  return { json, lines, svg, html: () => htmlPage(svg(), explanations, labels[target.label]) };
 }
 
 function parseClass(value: string | undefined, labels: readonly string[]): number | undefined {

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { saveVisionModel } from '../../src/vision/checkpoint.js';
-import { decodePng } from '../../src/vision/png.js';
+import { saveVisionModel } from '../../src/io/vision-checkpoint.js';
+import { decodePng } from '../../src/io/png.js';
 import { iattn } from '../helpers/cli.js';
 import { TINY_VIM, tinyModel } from './helpers.js';
 

@@ -6,7 +6,7 @@ import * as F from '../../src/core/index.js';
 import { gradcheck, Tensor } from '../../src/core/index.js';
 import { extract } from '../../src/implicit/extract.js';
 import type { Trace } from '../../src/models/model.js';
-import { loadVisionModel, saveVisionModel } from '../../src/vision/checkpoint.js';
+import { loadVisionModel, saveVisionModel } from '../../src/io/vision-checkpoint.js';
 import { classify } from '../../src/vision/model.js';
 import type { VisionModel } from '../../src/vision/model.js';
 import type { VisionMamba } from '../../src/vision/vim.js';

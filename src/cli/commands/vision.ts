@@ -11,16 +11,19 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../../io/node-file.js';
-import { loadVisionModel } from '../../vision/checkpoint.js';
+import { writePng } from '../../io/png.js';
+import { codeVersion } from '../../io/provenance.js';
+import { loadVisionModel } from '../../io/vision-checkpoint.js';
+import { trainAndSave } from '../../io/vision-training.js';
 import { SHAPE_CLASSES, shapeImage, TEST_SEED } from '../../vision/data.js';
 import { evaluateVision, evaluationMarkdown, VISION_EVAL_METHODS } from '../../vision/evaluate.js';
 import type { EvaluationSettings } from '../../vision/evaluate.js';
 import { VISION_METHOD_NAMES } from '../../vision/explain.js';
-import { explainImageFile } from '../../vision/explain-image.js';
-import { ImageError, writePng } from '../../vision/png.js';
-import { DEFAULT_TRAIN_SETTINGS, trainAndSave } from '../../vision/train.js';
+import { ImageError } from '../../vision/image.js';
+import { DEFAULT_TRAIN_SETTINGS } from '../../vision/train.js';
 import type { VisionTrainSettings } from '../../vision/train.js';
 import { CliError } from '../errors.js';
+import { explainImageFile } from '../explain-image.js';
 import { integer, integerAtLeast, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber } from '../parse.js';
 import { printJson } from '../options.js';
 
@@ -164,7 +167,11 @@ function runEvaluate(options: EvaluateOptions): void {
     steps: positiveInt(options.steps, '--steps'),
   };
   const quiet = options.json === true;
-  const results = evaluateVision(model, dir, settings, quiet ? undefined : (line) => process.stderr.write(`${line}\n`));
+  const version = codeVersion();
+  const results = evaluateVision(model, dir, settings, {
+    codeVersion: `${version.version}${version.commit === null ? '' : `+${version.commit.slice(0, 12)}`}`,
+    ...(quiet ? {} : { progress: (line: string) => process.stderr.write(`${line}\n`) }),
+  });
   if (options.out !== undefined) {
     fs.mkdirSync(options.out, { recursive: true });
     writeFileAtomic(path.join(options.out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

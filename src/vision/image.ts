@@ -1,12 +1,10 @@
 /**
- * PNG files for the vision commands (Node): reading any PNG through the maintained `pngjs`
- * package (8/16-bit, grey, palette, alpha, interlaced — decoded to 8-bit RGBA), resizing to a
- * model's input size, and writing [3, H, W] pixel planes with the project's own encoder.
+ * Images for the vision models, pure: an RGB image as channel planes, resizing to a model's
+ * input size, encoding [3, H, W] planes as PNG with the project's own encoder, and reading
+ * a PNG's declared size from its header (without decoding it). Reading PNG files lives in
+ * src/io/png.ts (Node: pngjs and the file system).
  */
-import * as fs from 'node:fs';
-import { PNG } from 'pngjs';
-import { writeFileAtomic } from '../io/node-file.js';
-import { encodePng } from '../viz/png-encoder.js';
+import { encodePng, PNG_SIGNATURE } from '../viz/png-encoder.js';
 
 /** An RGB image as channel planes [3, H, W] in [0, 1]. */
 export interface RgbImage {
@@ -15,40 +13,9 @@ export interface RgbImage {
   pixels: Float32Array;
 }
 
+/** A bad image or image request (unreadable, not a PNG, too large, an unknown class); the message is for the user. */
 export class ImageError extends Error {
   override name = 'ImageError';
-}
-
-/** Decodes PNG bytes; alpha is composited over white. */
-export function decodePng(bytes: Uint8Array): RgbImage {
-  let png: { width: number; height: number; data: Uint8Array };
-  try {
-    png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  } catch (error) {
-    throw new ImageError(`not a readable PNG image (${(error as Error).message})`);
-  }
-  const { width, height, data } = png;
-  const plane = width * height;
-  const pixels = new Float32Array(3 * plane);
-  for (let i = 0; i < plane; i++) {
-    const alpha = data[4 * i + 3] / 255;
-    for (let c = 0; c < 3; c++) pixels[c * plane + i] = (data[4 * i + c] / 255) * alpha + (1 - alpha);
-  }
-  return { width, height, pixels };
-}
-
-export function readPng(file: string): RgbImage {
-  let bytes: Uint8Array;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch {
-    throw new ImageError(`cannot read image file ${file}`);
-  }
-  try {
-    return decodePng(bytes);
-  } catch (error) {
-    throw new ImageError(`${file}: ${(error as Error).message}`);
-  }
 }
 
 /**
@@ -86,14 +53,31 @@ export function resizeTo(img: RgbImage, size: number): Float32Array {
   return out;
 }
 
-/** [3, H, W] planes in [0, 1] → PNG bytes (8-bit RGB). */
-export function encodeRgbPng(pixels: Float32Array, width: number, height: number): Uint8Array {
+/** [3, H, W] planes in [0, 1] → 8-bit RGB interleaved [H, W, 3]. */
+export function rgbBytes(pixels: Float32Array, width: number, height: number): Uint8Array {
   const plane = width * height;
   const data = new Uint8Array(3 * plane);
   for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) data[3 * i + c] = Math.round(255 * Math.min(1, Math.max(0, pixels[c * plane + i])));
-  return encodePng({ width, height, data, colorType: 'rgb' });
+  return data;
 }
 
-export function writePng(file: string, pixels: Float32Array, width: number, height: number): void {
-  writeFileAtomic(file, encodeRgbPng(pixels, width, height));
+/** [3, H, W] planes in [0, 1] → PNG bytes (8-bit RGB). */
+export function encodeRgbPng(pixels: Float32Array, width: number, height: number): Uint8Array {
+  return encodePng({ width, height, data: rgbBytes(pixels, width, height), colorType: 'rgb' });
+}
+
+/**
+ * Width and height a PNG declares in its IHDR chunk (the first chunk, bytes 8 … 32), read
+ * without decoding anything — so a size limit can refuse a huge image before it is inflated.
+ */
+export function pngDimensions(bytes: Uint8Array): { width: number; height: number } {
+  const isPng = bytes.length >= 24 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
+  if (!isPng) throw new ImageError('not a PNG image (the file does not start with the PNG signature)');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const chunk = String.fromCharCode(...bytes.subarray(12, 16));
+  if (chunk !== 'IHDR') throw new ImageError('not a readable PNG image (its first chunk is not IHDR)');
+  const width = view.getUint32(16);
+  const height = view.getUint32(20);
+  if (width === 0 || height === 0) throw new ImageError(`not a readable PNG image (it declares ${width}×${height} pixels)`);
+  return { width, height };
 }
