@@ -80,3 +80,26 @@ export class ConfigReader {
     return v as string[];
   }
 }
+
+/** `bos_token_id`, `eos_token_id`, `pad_token_id` as config.json carries them. */
+export type SpecialTokens = Record<string, number | number[] | null>;
+
+/**
+ * The special-token ids of a config.json, carried verbatim into the config.json a trained
+ * model is saved with (an id, a list of ids, or null); absent keys take the config class's
+ * `defaults`; a key whose default is undefined (RWKV's config class has no pad id) is carried
+ * only when present.
+ */
+export function specialTokens(raw: RawConfig, modelType: string, defaults: Record<string, number | null | undefined>): SpecialTokens {
+  const out: SpecialTokens = {};
+  for (const [key, fallback] of Object.entries(defaults)) {
+    const v = raw[key];
+    const isId = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
+    if (v === undefined) {
+      if (fallback !== undefined) out[key] = fallback;
+    } else if (v === null || isId(v)) out[key] = v;
+    else if (Array.isArray(v) && v.every(isId)) out[key] = [...v];
+    else throw new ConfigError(`${modelType} config: '${key}' should be a token id, a list of ids or null, got ${JSON.stringify(v)}`);
+  }
+  return out;
+}

@@ -129,6 +129,15 @@ export function flaHfConfig(c: FlaConfig): RawConfig {
     eos_token_id: c.eosTokenId,
     pad_token_id: c.padTokenId,
     use_short_conv: false,
+    // fla's values of keys that do not change the computation here (no short convolution,
+    // no hybrid attention layers; kernel fusion and training-loss options).
+    conv_size: 4,
+    attn: null,
+    use_cache: true,
+    fuse_swiglu: true,
+    fuse_cross_entropy: true,
+    fuse_linear_cross_entropy: false,
+    use_l2warp: false,
   };
 }
 

@@ -16,8 +16,8 @@
 import * as F from '../core/index.js';
 import { Tensor } from '../core/index.js';
 import { selectiveScan, selectiveScanState, selectiveScanStep } from '../scans/selective-scan.js';
-import { ConfigError, ConfigReader } from './config.js';
-import type { RawConfig } from './config.js';
+import { ConfigError, ConfigReader, specialTokens } from './config.js';
+import type { RawConfig, SpecialTokens } from './config.js';
 import type { Family } from './family.js';
 import { applyLinear, declareLinear, declareRmsNorm } from './layers.js';
 import type { Linear } from './layers.js';
@@ -58,6 +58,8 @@ export interface MambaConfig extends CommonConfig {
   timeStepInitScheme: 'random' | 'constant';
   /** FalconMamba: eps of the weightless RMS norm of δ, B, C, `mixer_rms_eps` (1e-6); null for Mamba. */
   mixerRmsEps: number | null;
+  /** `bos_token_id`, `eos_token_id`, `pad_token_id` (0, 0, 0), carried into config.json. */
+  specialTokens: SpecialTokens;
 }
 
 /** transformers' ACT2FN names that mean SiLU. */
@@ -251,6 +253,7 @@ function parseConfig(raw: RawConfig, variant: Variant): MambaConfig {
     timeStepFloor: r.number('time_step_floor', 1e-4),
     timeStepInitScheme: r.oneOf('time_step_init_scheme', ['random', 'constant'] as const, 'random'),
     mixerRmsEps: variant.normalizesSelection ? r.number('mixer_rms_eps', 1e-6) : null,
+    specialTokens: specialTokens(raw, variant.modelType, { bos_token_id: 0, eos_token_id: 0, pad_token_id: 0 }),
   };
 }
 
@@ -278,6 +281,14 @@ function toHfConfig(config: MambaConfig, variant: Variant): RawConfig {
     time_step_floor: config.timeStepFloor,
     time_step_init_scheme: config.timeStepInitScheme,
     ...(config.mixerRmsEps === null ? {} : { mixer_rms_eps: config.mixerRmsEps }),
+    ...config.specialTokens,
+    // transformers' values of keys that do not change the computation (initialisation,
+    // kernels, caching); written so the file has every key transformers writes.
+    residual_in_fp32: true,
+    rescale_prenorm_residual: false,
+    use_associative_scan: true,
+    use_mambapy: false,
+    use_cache: true,
   };
 }
 

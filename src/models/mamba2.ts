@@ -69,6 +69,8 @@ export interface Mamba2Config extends CommonConfig {
   bosTokenId: number;
   eosTokenId: number;
   padTokenId: number;
+  /** `time_step_rank` ("auto" = ⌈H/16⌉): stored by transformers, unused by the Mamba-2 mixer. */
+  timeStepRank: number;
 }
 
 /** transformers' ACT2FN names that mean SiLU. */
@@ -333,6 +335,7 @@ function parseConfig(raw: RawConfig): Mamba2Config {
     bosTokenId: r.number('bos_token_id', 0),
     eosTokenId: r.number('eos_token_id', 2),
     padTokenId: r.number('pad_token_id', 1),
+    timeStepRank: raw.time_step_rank === undefined || raw.time_step_rank === null || raw.time_step_rank === 'auto' ? Math.ceil(hiddenSize / 16) : r.size('time_step_rank'),
   };
 }
 
@@ -365,6 +368,10 @@ function toHfConfig(config: Mamba2Config): RawConfig {
     bos_token_id: config.bosTokenId,
     eos_token_id: config.eosTokenId,
     pad_token_id: config.padTokenId,
+    time_step_rank: config.timeStepRank,
+    // transformers' values of keys that do not change the computation.
+    rescale_prenorm_residual: false,
+    use_cache: true,
   };
 }
 

@@ -20,8 +20,8 @@ import { Tensor } from '../core/index.js';
 import { bf16ToNumber, numberToBf16 } from '../io/half.js';
 import { rglru, rglruCoefficients, rglruInitialState, rglruStep } from '../scans/rglru.js';
 import type { RgLruState } from '../scans/rglru.js';
-import { ConfigError, ConfigReader } from './config.js';
-import type { RawConfig } from './config.js';
+import { ConfigError, ConfigReader, specialTokens } from './config.js';
+import type { RawConfig, SpecialTokens } from './config.js';
 import type { Family } from './family.js';
 import { applyLinear, declareGatedMlp, declareGemmaRmsNorm, declareLinear } from './layers.js';
 import type { Linear } from './layers.js';
@@ -69,6 +69,8 @@ export interface RecurrentGemmaConfig extends CommonConfig {
   /** Initialisation variances: `w_init_variance_scale` (0.01), `final_w_init_variance_scale` (2 / layers). */
   wInitVarianceScale: number;
   finalWInitVarianceScale: number;
+  /** `bos_token_id`, `eos_token_id`, `pad_token_id` (2, 1, 0), carried into config.json. */
+  specialTokens: SpecialTokens;
 }
 
 /**
@@ -268,6 +270,7 @@ function parseConfig(raw: RawConfig): RecurrentGemmaConfig {
     tieWordEmbeddings: r.boolean('tie_word_embeddings', true),
     wInitVarianceScale: r.number('w_init_variance_scale', 0.01),
     finalWInitVarianceScale: r.number('final_w_init_variance_scale', 2 / numLayers),
+    specialTokens: specialTokens(raw, 'recurrent_gemma', { bos_token_id: 2, eos_token_id: 1, pad_token_id: 0 }),
   };
   validate(config, r);
   return config;
@@ -317,6 +320,10 @@ function toHfConfig(c: RecurrentGemmaConfig): RawConfig {
     w_init_variance_scale: c.wInitVarianceScale,
     final_w_init_variance_scale: c.finalWInitVarianceScale,
     tie_word_embeddings: c.tieWordEmbeddings,
+    ...c.specialTokens,
+    // transformers' values of keys that do not change inference.
+    attention_dropout: 0,
+    use_cache: true,
   };
 }
 

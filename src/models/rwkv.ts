@@ -18,8 +18,8 @@ import * as F from '../core/index.js';
 import { Tensor } from '../core/index.js';
 import { wkv, wkvState, wkvStep } from '../scans/wkv.js';
 import type { WkvState } from '../scans/wkv.js';
-import { ConfigError, ConfigReader } from './config.js';
-import type { RawConfig } from './config.js';
+import { ConfigError, ConfigReader, specialTokens } from './config.js';
+import type { RawConfig, SpecialTokens } from './config.js';
 import type { Family } from './family.js';
 import { applyLinear, declareLayerNorm, declareLinear } from './layers.js';
 import type { Linear } from './layers.js';
@@ -42,6 +42,8 @@ export interface RwkvConfig extends CommonConfig {
   tieWordEmbeddings: boolean;
   /** The training context, `context_length` (1024). Informational: RWKV-4 runs any length. */
   contextLength: number;
+  /** `bos_token_id`, `eos_token_id` (0, 0), and `pad_token_id` when given (RwkvConfig has none), carried into config.json. */
+  specialTokens: SpecialTokens;
 }
 
 /**
@@ -279,6 +281,7 @@ function parseConfig(raw: RawConfig): RwkvConfig {
     rescaleEvery,
     tieWordEmbeddings: r.boolean('tie_word_embeddings', false),
     contextLength: r.size('context_length', 1024),
+    specialTokens: specialTokens(raw, 'rwkv', { bos_token_id: 0, eos_token_id: 0, pad_token_id: undefined }),
   };
 }
 
@@ -295,6 +298,8 @@ function toHfConfig(config: RwkvConfig): RawConfig {
     rescale_every: config.rescaleEvery,
     tie_word_embeddings: config.tieWordEmbeddings,
     context_length: config.contextLength,
+    ...config.specialTokens,
+    use_cache: true, // transformers' value; caching does not change the computation
   };
 }
 
