@@ -46,6 +46,8 @@ export interface TrainerStateFile {
   files: Record<string, string>;
   /** The latest evaluation, if any. */
   last_eval?: Record<string, number>;
+  /** The checkpoint whose weights initialised the model (`iattn train --init`), if any. */
+  init_from?: string;
 }
 
 export interface SavedRun {

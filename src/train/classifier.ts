@@ -9,10 +9,14 @@
  * Checkpoint layout: the backbone keeps exactly its causal-LM tensor names (so the backbone
  * loads anywhere a causal LM of the family loads, `lm_head` included where untied), and the
  * head adds `classifier.weight` [C, H] and `classifier.bias` [C] to the same model.safetensors.
- * config.json gets `num_labels`, `id2label`, `label2id` and `architectures:
- * ["<Family>ForSequenceClassification"]`. transformers has no such class for these families
- * today; `AutoModelForCausalLM.from_pretrained` (which dispatches on model_type) loads the
- * backbone and reports the `classifier.*` tensors as unused.
+ *
+ * transformers has no sequence-classification class for these families (its modeling files
+ * export only *Model and *ForCausalLM for mamba, falcon_mamba, mamba2, rwkv and
+ * recurrent_gemma; flash-linear-attention likewise for gla, hgrn, retnet), so config.json
+ * keeps `architectures: ["<Family>ForCausalLM"]` — the class `from_pretrained` really builds,
+ * which loads the backbone and reports the `classifier.*` tensors as unused — and describes
+ * the head with the label keys transformers reads (`num_labels`, `id2label`, `label2id`,
+ * `problem_type`) plus `classifier_head` (CLASSIFIER_HEAD_KEY): tensor names, input, pooling.
  */
 import * as F from '../core/index.js';
 import { Random, ShapeError, Tensor } from '../core/index.js';
@@ -65,24 +69,30 @@ export function classifierLogits(model: DecoderLM, head: ClassifierHead, ids: In
   return F.linear(lastHiddenState(model, ids, batch, length), head.weight, head.bias);
 }
 
-/** `MambaForCausalLM` → `MambaForSequenceClassification` (any `XForCausalLM`; else `<Type>ForSequenceClassification`). */
-export function sequenceClassificationArchitecture(hfConfig: Record<string, unknown>): string {
-  const architectures = hfConfig.architectures;
-  const first = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : null;
-  if (first !== null && first.endsWith('ForCausalLM')) return `${first.slice(0, -'ForCausalLM'.length)}ForSequenceClassification`;
-  const type = String(hfConfig.model_type ?? 'Model');
-  const camel = type.split(/[_-]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
-  return `${camel}ForSequenceClassification`;
-}
+/** config.json key describing the head (an extra key transformers keeps as an unused attribute). */
+export const CLASSIFIER_HEAD_KEY = 'classifier_head';
 
-/** config.json of a classifier: the backbone's config plus the label keys transformers reads. */
+/** What `classifier_head` says: where the head is stored and what it reads. */
+export const CLASSIFIER_HEAD_DESCRIPTION = {
+  weight: CLASSIFIER_WEIGHT,
+  bias: CLASSIFIER_BIAS,
+  input: 'final-norm hidden state',
+  pooling: 'last token',
+} as const;
+
+/**
+ * config.json of a classifier: the backbone's config (its `architectures` unchanged: the
+ * causal-LM class transformers has) plus the label keys transformers reads and the head's
+ * description.
+ */
 export function classifierConfig(hfConfig: Record<string, unknown>, labels: readonly string[]): Record<string, unknown> {
   return {
     ...hfConfig,
-    architectures: [sequenceClassificationArchitecture(hfConfig)],
     num_labels: labels.length,
     id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
     label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+    problem_type: 'single_label_classification',
+    [CLASSIFIER_HEAD_KEY]: { ...CLASSIFIER_HEAD_DESCRIPTION },
   };
 }
 

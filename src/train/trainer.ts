@@ -107,6 +107,8 @@ export interface Run {
   tokenizerPath?: string;
   /** Where the run was resumed from (null: fresh). */
   resumedAt: number | null;
+  /** The checkpoint whose weights initialised the model (`iattn train --init`), if any. */
+  initFrom?: string;
 }
 
 export interface StartOptions {
@@ -117,6 +119,8 @@ export interface StartOptions {
   tokenizerPath?: string;
   /** Extra config.json keys (e.g. token ids); the family's own keys win. */
   configExtras?: Record<string, unknown>;
+  /** The checkpoint the model's weights come from (recorded in trainer_state.json). */
+  initFrom?: string;
 }
 
 /** Every trainable tensor of the run by checkpoint name (tied weights once), marked requiresGrad. */
@@ -156,6 +160,7 @@ export function startRun(o: StartOptions): Run {
     outDir: o.outDir ?? null,
     tokenizerPath: o.tokenizerPath,
     resumedAt: null,
+    ...(o.initFrom === undefined ? {} : { initFrom: o.initFrom }),
   };
 }
 
@@ -193,6 +198,7 @@ export function resumeRun(outDir: string, data: DataSource, overrides: ResumeOve
     outDir,
     tokenizerPath: tokenizerPath ?? loaded.tokenizerPath ?? undefined,
     resumedAt: state.global_step,
+    ...(state.init_from === undefined ? {} : { initFrom: state.init_from }),
   };
 }
 
@@ -361,6 +367,7 @@ export function save(run: Run, lastEval: EvalLog | null = null): void {
     settings: { ...settings },
     data: { name: data.name, objective: data.objective, length: data.length, vocab_size: data.vocabSize, ...(data.labels ? { labels: [...data.labels] } : {}) },
     rng: { kind: 'counter', seed: settings.seed, next_step: run.step },
+    ...(run.initFrom === undefined ? {} : { init_from: run.initFrom }),
     ...(lastEval === null ? {} : { last_eval: { ...lastEval } }),
   });
 }

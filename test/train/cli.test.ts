@@ -69,6 +69,22 @@ describe('iattn train', () => {
     expect(loadModel(out).model.modelType).toBe('rwkv');
   });
 
+  it('--init starts from the weights of a checkpoint (fine-tuning) and records it', async () => {
+    const base = path.join(tmp, 'init-base');
+    await iattnTrain(...tiny, '--steps', '1', '--out', base, '--json');
+    const out = path.join(tmp, 'init-run');
+    const tinyTask = ['--data', 'task:assoc-recall', '--batch', '2', '--seq', '9', '--eval-batches', '1'];
+    await iattnTrain('--init', base, ...tinyTask, '--steps', '1', '--lr', '1e-12', '--out', out, '--json');
+    const read = (dir: string) => SafetensorsReader.open(path.join(dir, 'model.safetensors')).readFloat('backbone.embeddings.weight', 'float32');
+    const before = read(base);
+    const after = read(out);
+    expect(after.length).toBe(before.length);
+    expect(Math.max(...after.map((x, i) => Math.abs(x - before[i])))).toBeLessThan(1e-9); // lr 1e-12: the initial weights
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'trainer_state.json'), 'utf8')).init_from).toBe(base);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'mamba', hidden_size: 16, num_hidden_layers: 1 });
+    await expect(iattnTrain('--init', base, '--arch', 'mamba', ...tinyTask, '--out', path.join(tmp, 'init-x'))).rejects.toThrow(/--init .* fixes the model; drop --arch/);
+  });
+
   it('rejects bad input with one line and exit code 1', async () => {
     await expect(iattnTrain('--arch', 'transformer', '--out', path.join(tmp, 'x'))).rejects.toThrow(/unknown architecture 'transformer'/);
     await expect(iattnTrain(...tiny, '--steps', '0', '--out', path.join(tmp, 'y'))).rejects.toThrow(/--steps must be an integer ≥ 1/);

@@ -115,7 +115,8 @@ describe('checkpoints', () => {
     expect(result.lastEval!.val_accuracy).toBeGreaterThan(0.9);
 
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-    expect(config.architectures).toEqual(['MambaForSequenceClassification']);
+    expect(config.architectures).toEqual(['MambaForCausalLM']); // transformers has no Mamba classification class
+    expect(config.classifier_head).toEqual({ weight: 'classifier.weight', bias: 'classifier.bias', input: 'final-norm hidden state', pooling: 'last token' });
     expect(config.num_labels).toBe(3);
     expect(config.id2label).toEqual({ 0: 'class0', 1: 'class1', 2: 'class2' });
     const loaded = loadTrainedModel(dir);

@@ -13,7 +13,7 @@ import { loadTokenizer } from '../../io/tokenizer.js';
 import { initModel } from '../../models/index.js';
 import { architectureConfig, architectureNames, getArchitecture } from '../../train/architectures.js';
 import type { SizePreset } from '../../train/architectures.js';
-import { STATE_FILE, TrainingError } from '../../io/training-checkpoint.js';
+import { loadTrainedModel, STATE_FILE, TrainingError } from '../../io/training-checkpoint.js';
 import { defaultTokenizerPath, endOfTextId, openData } from '../../io/datasets.js';
 import { readSettings, resumeRun, startRun, train, trainSettings } from '../../train/trainer.js';
 import type { EvalLog, Run, StepLog, TrainSettings } from '../../train/trainer.js';
@@ -23,6 +23,7 @@ import { parseDType, printJson } from '../options.js';
 
 interface TrainCliOptions {
   arch?: string;
+  init?: string;
   size: string;
   hidden?: string;
   layers?: string;
@@ -51,6 +52,7 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train a model from scratch on Austen, Austen passage classification or a synthetic task; writes a Hugging Face checkpoint')
     .option('--arch <name|config.json>', `architecture: ${architectureNames().join(', ')} (griffin = recurrent_gemma), or a config.json file`)
+    .option('--init <dir>', 'start from the weights of this checkpoint (e.g. models/default) instead of a random initialisation; its config replaces --arch/--size/--hidden/--layers')
     .option('--size <preset>', 'size preset: tiny (H 64, 2 layers) or small (H 256, 6 layers)', 'tiny')
     .option('--hidden <n>', 'hidden size (overrides the preset)')
     .option('--layers <n>', 'number of layers (overrides the preset)')
@@ -110,9 +112,10 @@ function readArch(arch: string): string | Record<string, unknown> {
   return parseConfigJson(fs.readFileSync(file, 'utf8'));
 }
 
-function freshRun(o: TrainCliOptions, out: string): Run {
-  if (o.arch === undefined) throw new CliError('--arch is required (or --resume to continue the run in --out)');
+function freshRun(o: TrainCliOptions, command: Command, out: string): Run {
   if (fs.existsSync(path.join(out, STATE_FILE))) throw new CliError(`${out} already holds a training run; add --resume to continue it, or choose another --out`);
+  if (o.init !== undefined) return initialisedRun(o, command, out);
+  if (o.arch === undefined) throw new CliError('--arch is required (or --init DIR to start from a checkpoint, or --resume to continue the run in --out)');
   if (o.size !== 'tiny' && o.size !== 'small') throw new CliError(`--size must be tiny or small, got '${o.size}'`);
   const settings = settingsFromFlags(o);
   const tokenizerPath = o.tokenizer ?? defaultTokenizerPath();
@@ -132,6 +135,29 @@ function freshRun(o: TrainCliOptions, out: string): Run {
   const model = initModel(raw, settings.seed, settings.dtype);
   const data = openData(o.data, { length: integerAtLeast(o.seq, '--seq', 1), seed: settings.seed, tokenizerPath, vocabSize });
   return startRun({ model, data, settings, outDir: out, tokenizerPath, configExtras: { ...tokenIds, dtype: settings.dtype } });
+}
+
+/**
+ * A fresh run whose model starts from the weights of the --init checkpoint (fine-tuning, e.g.
+ * a classifier head on the default language model): same config.json keys, same tokenizer
+ * unless --tokenizer is given. A classifier checkpoint is refused (its head would be dropped).
+ */
+function initialisedRun(o: TrainCliOptions, command: Command, out: string): Run {
+  const init = o.init!;
+  for (const [key, flag] of [['arch', '--arch'], ['size', '--size'], ['hidden', '--hidden'], ['layers', '--layers']] as const) {
+    if (command.getOptionValueSource(key) === 'cli') throw new CliError(`--init ${init} fixes the model; drop ${flag}`);
+  }
+  if (!fs.existsSync(path.join(init, 'config.json'))) throw new CliError(`--init ${init}: no config.json there`);
+  const settings = settingsFromFlags(o);
+  const loaded = loadTrainedModel(init, settings.dtype);
+  if (loaded.head !== null) throw new CliError(`--init ${init} is a classifier; start from a language-model checkpoint`);
+  const tokenizerPath = o.tokenizer ?? loaded.tokenizerPath ?? defaultTokenizerPath();
+  if (!fs.existsSync(tokenizerPath)) throw new CliError(`--tokenizer ${tokenizerPath} does not exist`);
+  const vocabSize = loadTokenizer(tokenizerPath).vocabSize;
+  const data = openData(o.data, { length: integerAtLeast(o.seq, '--seq', 1), seed: settings.seed, tokenizerPath, vocabSize });
+  // Token ids and the dtype as the checkpoint says them (the family's own keys still win).
+  const carried = Object.fromEntries(['bos_token_id', 'eos_token_id', 'pad_token_id'].filter((k) => loaded.config[k] !== undefined).map((k) => [k, loaded.config[k]]));
+  return startRun({ model: loaded.model, data, settings, outDir: out, tokenizerPath, initFrom: init, configExtras: { ...carried, dtype: settings.dtype } });
 }
 
 /** Flags that fix the run; with --resume they may be repeated but must agree with the saved run. */
@@ -225,7 +251,7 @@ function runTrain(o: TrainCliOptions, command: Command): void {
   const out = o.out;
   let run: Run;
   try {
-    run = o.resume ? resumedRun(o, command, out) : freshRun(o, out);
+    run = o.resume ? resumedRun(o, command, out) : freshRun(o, command, out);
   } catch (error) {
     if (error instanceof TrainingError) throw new CliError(error.message);
     throw error;
