@@ -6,6 +6,8 @@
  * Shapes: L input tokens (one sequence), C matrices of a layer (channels, cores for the
  * `hidden` variant, heads for a real attention layer). Matrices travel as base64 of
  * little-endian float32, row-major: [L, L] (`mode: 'matrix'`) or [L] (`mode: 'row'`).
+ * Images (vision models, POST /api/image): S×S pixels, a G×G grid of P×P patches, M = G²
+ * patch maps as plain number arrays, row-major over the grid.
  */
 
 /** Implicit-attention formulations (src/implicit/decomposition.ts VARIANTS). */
@@ -32,15 +34,33 @@ export type PerturbationKind = (typeof PERTURBATION_KINDS)[number];
 /** What a method costs, which decides the limit that applies to it. */
 export type MethodCost = 'free' | 'row' | 'gradient' | 'matrix' | 'steps';
 
+/** What a model reads: text (a language model; /api/analyze …) or images (a vision classifier; /api/image). */
+export type ModelKind = 'text' | 'vision';
+
+/** The input side of a vision model. */
+export interface ImageModelInfo {
+  /** S: the model's input is S×S pixels (other images are resized). */
+  imageSize: number;
+  /** P: patch side. */
+  patchSize: number;
+  /** G = S / P: the patch grid side. */
+  grid: number;
+  /** Class names, index order. */
+  labels: string[];
+}
+
 export interface ModelSummary {
   /** What requests name the model by (the folder name, made unique). */
   id: string;
   /** Display name. */
   name: string;
   modelType: string;
+  kind: ModelKind;
   layers: number;
   hasTokenizer: boolean;
   isDefault: boolean;
+  /** Vision models only. */
+  image?: ImageModelInfo;
 }
 
 export interface MethodSummary {
@@ -68,12 +88,20 @@ export interface ViewerLimits {
   maxPerturbationTokens: number;
   /** Seconds a computation may run before it is stopped. */
   timeoutSeconds: number;
+  /** Largest uploaded PNG file in bytes (POST /api/image; its JSON body may be 4/3 of this, base64, plus 64 KiB). */
+  maxImageBytes: number;
+  /** Most pixels (width × height, read from the PNG header before decoding) of an uploaded image. */
+  maxImagePixels: number;
 }
 
 export interface InfoResponse {
   version: string;
   models: ModelSummary[];
   methods: MethodSummary[];
+  /** The explanation methods of vision models (src/vision/explain.ts). */
+  visionMethods: MethodSummary[];
+  /** The synthetic shapes generator (src/vision/data.ts): its classes and the seed of the held-out stream. */
+  samples: { classes: string[]; testSeed: number; trainSeed: number };
   variants: readonly ViewerVariant[];
   reductions: readonly ViewerReduce[];
   aggregations: readonly ViewerAggregation[];
@@ -236,6 +264,117 @@ export interface PerturbationResponse {
   auc: { morf: number; lerf: number; delta: number };
   /** Positions that may be perturbed (every position before the target position). */
   perturbable: number;
+  elapsedMs: number;
+}
+
+/** An image of the project's synthetic shapes generator: image `index` of the stream seeded `seed`, or with `class`, the first image of that class from `index` on. */
+export interface SampleSpec {
+  /** Default 2, the held-out stream. */
+  seed?: number;
+  /** Default 0. */
+  index?: number;
+  /** A class name of the generator (circle, square, triangle, cross). */
+  class?: string;
+}
+
+/** Exactly one of a generated sample and an uploaded PNG (base64 of the file's bytes). */
+export interface ImageSource {
+  sample?: SampleSpec;
+  png?: string;
+  /** The uploaded file's name (shown, never used as a path). */
+  name?: string;
+}
+
+export interface ImageAttentionSpec {
+  variant?: ViewerVariant;
+  /** mean-abs | mean | mean-positive | channel (with `channel`). */
+  reduce?: ViewerReduce;
+  channel?: number;
+}
+
+export interface ImageRequest {
+  /** A vision model id from GET /api/models. */
+  model: string;
+  image: ImageSource;
+  /** Vision methods to run (default: every one). */
+  methods?: string[];
+  /** The class whose logit is explained (default: the predicted class). */
+  target?: { label?: number };
+  options?: { startLayer?: number; steps?: number; seed?: number };
+  /** The per-layer maps: which variant and channel reduction of the implicit attention. */
+  attention?: ImageAttentionSpec;
+}
+
+export interface ImageJson {
+  source: 'sample' | 'upload';
+  /** What to call it: `seed 2 · image 3` or the uploaded file's name. */
+  name: string;
+  /** The size of the image as given (before resizing to the model's S×S). */
+  width: number;
+  height: number;
+  /** S. */
+  size: number;
+  /** The model's input: base64 of 8-bit RGB, [S, S, 3] row-major. */
+  pixels: string;
+  /** Samples: the seed and index, the true class and the object mask (base64 of bytes 0/1, [S, S]). */
+  seed?: number;
+  index?: number;
+  label?: number;
+  labelName?: string;
+  mask?: string;
+}
+
+export interface ImagePredictionJson {
+  predicted: number;
+  predictedName: string;
+  predictedProbability: number;
+  /** The explained class. */
+  label: number;
+  labelName: string;
+  probability: number;
+  logit: number;
+  /** Softmax over the classes, index order. */
+  probabilities: number[];
+}
+
+export interface ImageExplanationJson {
+  method: string;
+  description: string;
+  recipe: string;
+  cost: MethodCost;
+  /** Relevance per patch [M] (absent when `error` says why the method did not run). */
+  scores?: number[];
+  /** Per-layer patch maps of the layer-wise recipes. */
+  layers?: { layer: number; scores: number[] }[];
+  /** Integrated gradients: Σ relevance − (f(x) − f(0)). */
+  completenessError?: number;
+  elapsedMs?: number;
+  error?: string;
+}
+
+/** One layer's implicit attention as seen by the classifier's readout, over the patches. */
+export interface ImageLayerJson {
+  layer: number;
+  mixer: string;
+  /** qᵀ·H over the patch tokens [M] (H reduced over channels as asked). */
+  scores: number[];
+  /** Vim: the class token's entry qᵀ·H[cls] (not a patch); absent for MLLA. */
+  cls?: number;
+  min: number;
+  max: number;
+}
+
+export interface ImageResponse {
+  model: ModelSummary;
+  image: ImageJson;
+  grid: number;
+  patchSize: number;
+  labels: string[];
+  prediction: ImagePredictionJson;
+  explanations: ImageExplanationJson[];
+  /** `cls`: the class token's row (Vim); `mean`: the mean of the rows (MLLA reads the average token). */
+  query: 'cls' | 'mean';
+  attention: { variant: ViewerVariant; reduce: ViewerReduce; channel?: number; channels: number; layers: ImageLayerJson[] };
   elapsedMs: number;
 }
 

@@ -3,19 +3,23 @@
  * prompt, read values off the heatmap's hover read-out and the token strip and compare them
  * with the API's numbers, switch model and method, two models side by side, long inputs
  * (row view, pooled thumbnails), the perturbation curve, PNG/JSON export, user text that
- * looks like HTML, and errors shown without breaking the page. Screenshots go to
- * test/e2e/screenshots/ (git-ignored).
+ * looks like HTML, image mode (vision models on a generated sample and an uploaded PNG, two
+ * models side by side, a broken file), and errors shown without breaking the page.
+ * Screenshots go to test/e2e/screenshots/ (git-ignored).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_VISION_MODEL_DIRS } from '../../src/cli/commands/vision.js';
 import { DEFAULT_MODEL_DIR } from '../../src/cli/options.js';
 import { ensureClient } from '../../src/viewer/server/client-build.js';
 import { DEFAULT_LIMITS, resolveConfig } from '../../src/viewer/server/config.js';
 import { startViewer } from '../../src/viewer/server/server.js';
 import type { ViewerServer } from '../../src/viewer/server/server.js';
+import { shapeImage, TEST_SEED } from '../../src/vision/data.js';
+import { encodeRgbPng } from '../../src/vision/image.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { launchBrowser } from './browser.js';
 import type { Browser } from './browser.js';
@@ -99,7 +103,7 @@ beforeAll(async () => {
   server = await startViewer(
     resolveConfig({
       port: 0,
-      modelDirs: [DEFAULT_MODEL_DIR, fixturePath('trained', 'rwkv'), fixturePath('hf', 'recurrent_gemma')],
+      modelDirs: [DEFAULT_MODEL_DIR, fixturePath('trained', 'rwkv'), fixturePath('hf', 'recurrent_gemma'), ...DEFAULT_VISION_MODEL_DIRS],
       defaultModelDir: DEFAULT_MODEL_DIR,
       staticDir: path.resolve(fileURLToPath(new URL('../../dist/viewer/', import.meta.url))),
       workers: 2,
@@ -276,6 +280,91 @@ describe('viewer in Chromium', () => {
     await page.mouse.move(0, 0);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'long-input-channel.png'), fullPage: true });
     await page.selectOption('#reduce', 'mean-abs');
+  });
+
+  it('image mode: a generated sample through a vision model, every map, per-layer attention, two models, an upload and a broken file', async () => {
+    const tip = page.locator('#tooltip');
+    /** Hovers patch (i, j) of `canvas` and checks the read-out against `values` [G·G]. */
+    const hoverPatch = async (canvas: string, i: number, j: number, values: number[]) => {
+      const side = Number(await attr(canvas, 'data-side'));
+      const grid = Number(await attr(canvas, 'data-grid'));
+      await page.locator(canvas).hover({ position: { x: ((j + 0.5) * side) / grid, y: ((i + 0.5) * side) / grid } });
+      await expect.poll(async () => (await tip.getAttribute('data-kind')) === 'patch' && (await tip.getAttribute('data-row')) === String(i) && (await tip.getAttribute('data-col')) === String(j)).toBe(true);
+      expect(Number(await tip.getAttribute('data-value'))).toBe(values[i * grid + j]);
+    };
+    const caption = (i: number) => page.locator(`${pane(i)} .image-figure figcaption`).first().textContent();
+
+    await page.selectOption('#model-b', '');
+    await page.selectOption('#model-a', 'vim');
+    expect(await page.locator('#text-row').isVisible()).toBe(false);
+    expect(await page.locator('#image-row').isVisible()).toBe(true);
+    await page.fill('#sample-index', '3');
+    await page.press('#sample-index', 'Tab');
+    await expect.poll(() => caption(0), { timeout: 90_000 }).toContain('seed 2 · image 3');
+    await waitReady(0);
+    const vim = await api('image', { model: 'vim', image: { sample: { seed: 2, index: 3 } } });
+    expect(await attr(`${pane(0)} .prediction`, 'data-predicted')).toBe(vim.prediction.predictedName);
+    expect(Number(await attr(`${pane(0)} .prediction`, 'data-probability'))).toBe(vim.prediction.predictedProbability);
+    expect(await page.locator(`${pane(0)} .prediction`).textContent()).toContain(`true class ${vim.image.labelName}`);
+    expect(await page.locator(`${pane(0)} .prob-row`).count()).toBe(4);
+    expect(await page.locator(`${pane(0)} canvas.image-mask`).count()).toBe(1);
+    // The selected method's map over the image, hovered patch by patch against the API.
+    const unified = vim.explanations.find((e: { method: string }) => e.method === 'unified-attr').scores;
+    await hoverPatch(`${pane(0)} canvas.image-focus[data-method="unified-attr"]`, 4, 3, unified);
+    await hoverPatch(`${pane(0)} canvas.image-focus`, 0, 7, unified);
+    // Every method side by side; click one to select it.
+    expect(await page.locator(`${pane(0)} .methods-grid .map-card`).count()).toBe(9);
+    expect(await page.locator(`${pane(0)} canvas.method-map`).count()).toBe(9);
+    await page.click(`${pane(0)} .methods-grid .map-card[data-method="grad-attn"]`);
+    expect(await page.inputValue('#method')).toBe('grad-attn');
+    const gradAttn = vim.explanations.find((e: { method: string }) => e.method === 'grad-attn');
+    await hoverPatch(`${pane(0)} canvas.image-focus[data-method="grad-attn"]`, 5, 5, gradAttn.scores);
+    expect(await page.locator(`${pane(0)} canvas.layer-map`).count()).toBe(4);
+    await hoverPatch(`${pane(0)} canvas.layer-map[data-layer="1"]`, 2, 6, gradAttn.layers[1].scores);
+    // Every layer's implicit attention as the classifier reads it (the class token's row).
+    expect(await page.locator(`${pane(0)} canvas.attention-map`).count()).toBe(4);
+    expect(await page.locator(`${pane(0)} .image-attention .attn-desc`).textContent()).toContain('class token');
+    await hoverPatch(`${pane(0)} canvas.attention-map[data-layer="3"]`, 3, 4, vim.attention.layers[3].scores);
+    await page.selectOption('#method', 'unified-attr');
+
+    // A second vision model on the same image.
+    await page.selectOption('#model-b', 'mlla');
+    await expect.poll(() => caption(1), { timeout: 90_000 }).toContain('seed 2 · image 3');
+    await waitReady(1);
+    expect(await page.locator('.pane').count()).toBe(2);
+    const mlla = await api('image', { model: 'mlla', image: { sample: { seed: 2, index: 3 } }, methods: ['unified-attr'] });
+    expect(await attr(`${pane(1)} .prediction`, 'data-predicted')).toBe(mlla.prediction.predictedName);
+    expect(await page.locator(`${pane(1)} .image-attention .attn-desc`).textContent()).toContain('mean of the rows');
+    await hoverPatch(`${pane(1)} canvas.image-focus`, 3, 3, mlla.explanations[0].scores);
+    await page.mouse.move(0, 0);
+    await page.locator('h1').click();
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'image-two-models.png'), fullPage: true });
+
+    // An uploaded PNG (64×64: resized to the models' 32×32) goes to both panes.
+    const png = Buffer.from(encodeRgbPng(shapeImage(TEST_SEED, 11, 64).pixels, 64, 64));
+    await page.selectOption('#image-source', 'upload');
+    await page.setInputFiles('#upload', { name: 'my-shape.png', mimeType: 'image/png', buffer: png });
+    for (const i of [0, 1]) await expect.poll(() => caption(i), { timeout: 90_000 }).toContain('my-shape.png (64×64 → 32×32)');
+    await Promise.all([waitReady(0), waitReady(1)]);
+    const uploaded = await api('image', { model: 'vim', image: { png: png.toString('base64'), name: 'my-shape.png' }, methods: ['unified-attr'] });
+    expect(await attr(`${pane(0)} .prediction`, 'data-predicted')).toBe(uploaded.prediction.predictedName);
+    expect(await page.locator(`${pane(0)} canvas.image-mask`).count()).toBe(0);
+    await hoverPatch(`${pane(0)} canvas.image-focus`, 2, 2, uploaded.explanations[0].scores);
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'image-upload.png'), fullPage: false });
+
+    // A file that is not a PNG: one clear error in each pane, and the page keeps working.
+    await page.setInputFiles('#upload', { name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('these are not the pixels you are looking for') });
+    await page.waitForSelector(`${pane(0)}[data-state="error"]`);
+    expect(await page.locator(`${pane(0)} .error`).textContent()).toMatch(/^the uploaded file is not a PNG image .*upload a PNG image$/);
+    expect(await page.locator(`${pane(0)} .figures`).isVisible()).toBe(false);
+    await page.selectOption('#image-source', 'sample');
+    await waitReady(0);
+    await page.selectOption('#model-b', '');
+    await page.selectOption('#model-a', 'default');
+    await waitReady(0);
+    expect(await page.locator('#text-row').isVisible()).toBe(true);
+    expect(await page.locator(`${pane(0)} .strip .tok`).count()).toBeGreaterThan(0);
   });
 
   it('shows errors in the pane and recovers: no tokenizer, token ids, too long', async () => {

@@ -1,4 +1,4 @@
-/** `iattn serve` as a user starts it: the printed address, the default model plus --model folders, Ctrl+C, one-line errors. */
+/** `iattn serve` as a user starts it: the printed address, the default models (text and vision) plus --model folders, Ctrl+C, one-line errors. */
 import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -10,7 +10,7 @@ import { RWKV } from './helpers.js';
 const BIN = fileURLToPath(new URL('../../bin/iattn.js', import.meta.url));
 
 describe('iattn serve', () => {
-  it('prints its address, serves the default model and --model folders, and stops on SIGTERM', async () => {
+  it('prints its address, serves the default model, the shipped vision models and --model folders, and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--model', RWKV, '--workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -29,11 +29,13 @@ describe('iattn serve', () => {
         });
         child.on('exit', () => reject(new Error(`serve exited; stderr: ${stderr}`)));
       });
-      expect(stdout).toMatch(/models: default \(mamba2\), rwkv \(rwkv\)/);
-      const models = (await (await fetch(`${url}api/models`)).json()) as { models: Array<{ id: string; isDefault: boolean }> };
-      expect(models.models.map((m: { id: string; isDefault: boolean }) => [m.id, m.isDefault])).toEqual([
-        ['default', true],
-        ['rwkv', false],
+      expect(stdout).toMatch(/models: default \(mamba2\), vim \(vim\), mlla \(mlla\), rwkv \(rwkv\)/);
+      const models = (await (await fetch(`${url}api/models`)).json()) as { models: Array<{ id: string; kind: string; isDefault: boolean }> };
+      expect(models.models.map((m) => [m.id, m.kind, m.isDefault])).toEqual([
+        ['default', 'text', true],
+        ['vim', 'vision', false],
+        ['mlla', 'vision', false],
+        ['rwkv', 'text', false],
       ]);
       const page = await fetch(url);
       expect(page.status).toBe(200);

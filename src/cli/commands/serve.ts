@@ -1,7 +1,8 @@
 /**
  * `iattn serve [--host 127.0.0.1] [--port 7860] [--model DIR …]`: the web viewer. Serves the
  * built client (building it first when needed) and the JSON API of src/viewer/README.md for
- * the embedded default model plus every --model folder (named by folder); runs until Ctrl+C.
+ * the embedded default model, the shipped vision classifiers (models/vision/vim, mlla) and
+ * every --model folder (named by folder; language or vision checkpoints); runs until Ctrl+C.
  */
 import type { Command } from 'commander';
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, resolveConfig } from '../../viewer/server/config.js';
@@ -11,6 +12,7 @@ import { startViewer } from '../../viewer/server/server.js';
 import { CliError } from '../errors.js';
 import { DEFAULT_MODEL_DIR } from '../options.js';
 import { integerAtLeast, positiveInt } from '../parse.js';
+import { DEFAULT_VISION_MODEL_DIRS } from './vision.js';
 
 interface ServeOptions {
   host: string;
@@ -29,8 +31,8 @@ export function registerServe(program: Command): void {
     .description('the web viewer: explanations, every layer\'s implicit attention, two models side by side, perturbation curves')
     .option('--host <host>', 'interface to listen on (an address other than 127.0.0.1 lets other machines connect)', DEFAULT_HOST)
     .option('--port <n>', 'port (0 picks a free one)', String(DEFAULT_PORT))
-    .option('--model <dir>', 'a checkpoint folder to offer besides the default model (repeatable)', (dir: string, dirs: string[]) => [...dirs, dir], [] as string[])
-    .option('--no-default', 'do not offer the embedded default model')
+    .option('--model <dir>', 'a checkpoint folder (language or vision model) to offer besides the default models (repeatable)', (dir: string, dirs: string[]) => [...dirs, dir], [] as string[])
+    .option('--no-default', 'do not offer the embedded default model and the shipped vision models')
     .option('--max-tokens <n>', 'longest input accepted, in tokens', String(DEFAULT_LIMITS.maxTokens))
     .option('--max-work <n>', 'most matrix entries one attention request may compose', String(DEFAULT_LIMITS.maxMatrixWork))
     .option('--workers <n>', 'compute threads (default: 2, or one per spare core up to 4)')
@@ -41,7 +43,7 @@ export function registerServe(program: Command): void {
 async function runServe(options: ServeOptions): Promise<void> {
   const port = integerAtLeast(options.port, '--port', 0);
   if (port > 65535) throw new CliError(`--port must be at most 65535, got '${options.port}'`);
-  const modelDirs = [...(options.default ? [DEFAULT_MODEL_DIR] : []), ...options.model];
+  const modelDirs = [...(options.default ? [DEFAULT_MODEL_DIR, ...DEFAULT_VISION_MODEL_DIRS] : []), ...options.model];
   if (modelDirs.length === 0) throw new CliError('no model to show: drop --no-default or give --model DIR');
   const say = (line: string) => process.stdout.write(`${line}\n`);
   try {

@@ -32,6 +32,9 @@ const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 /** The shipped Vision Mamba classifier, the default of `vision explain` and `vision evaluate`. */
 export const DEFAULT_VISION_MODEL_DIR = path.join(PACKAGE_ROOT, 'models', 'vision', 'vim');
 
+/** The shipped vision classifiers (Vision Mamba, MLLA), offered by `iattn serve` by default. */
+export const DEFAULT_VISION_MODEL_DIRS = [DEFAULT_VISION_MODEL_DIR, path.join(PACKAGE_ROOT, 'models', 'vision', 'mlla')];
+
 interface TrainOptions {
   arch: string;
   out?: string;

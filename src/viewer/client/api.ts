@@ -5,6 +5,8 @@ import type {
   AttentionJson,
   AttentionRequest,
   AttentionResponse,
+  ImageRequest,
+  ImageResponse,
   InfoResponse,
   PerturbationRequest,
   PerturbationResponse,
@@ -49,6 +51,7 @@ export const api = {
   analyze: (request: AnalyzeRequest, signal?: AbortSignal) => call<AnalyzeResponse>('api/analyze', request, signal),
   attention: (request: AttentionRequest, signal?: AbortSignal) => call<AttentionResponse>('api/attention', request, signal),
   perturbation: (request: PerturbationRequest, signal?: AbortSignal) => call<PerturbationResponse>('api/perturbation', request, signal),
+  image: (request: ImageRequest, signal?: AbortSignal) => call<ImageResponse>('api/image', request, signal),
 };
 
 /** The float32 values of an attention response. */

@@ -28,6 +28,8 @@ export interface Settings {
   curve: Curve;
   steps: number;
   perturbation: PerturbationKind;
+  /** First layer of the attention recipes (image mode). */
+  startLayer: number;
 }
 
 export interface Input {

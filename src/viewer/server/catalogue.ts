@@ -1,11 +1,16 @@
 /**
  * The models a viewer may open: the folders given at start-up, each checked once (config.json
- * and weight headers readable) and named by its folder. Requests name a model by id; the
- * path never leaves the server and is never taken from a request.
+ * and weight headers readable) and named by its folder. Language models and vision
+ * classifiers (model_type vim, mlla) may be mixed; each entry says which it is. Requests name
+ * a model by id; the path never leaves the server and is never taken from a request.
  */
 import * as path from 'node:path';
 import { openCheckpoint } from '../../io/checkpoint.js';
-import type { ModelSummary } from '../protocol.js';
+import type { Checkpoint } from '../../io/checkpoint.js';
+import { ConfigReader } from '../../models/config.js';
+import { completeVimConfig, isVisionConfig } from '../../vision/checkpoint.js';
+import { parseImageConfig } from '../../vision/model.js';
+import type { ImageModelInfo, ModelSummary } from '../protocol.js';
 
 export interface ModelEntry extends ModelSummary {
   /** Absolute checkpoint folder (server side only). */
@@ -27,14 +32,18 @@ export class ModelCatalogue {
       try {
         const isDefault = dir === defaultResolved;
         const id = this.uniqueId(isDefault ? 'default' : slug(path.basename(dir)));
-        const layers = checkpoint.config.num_hidden_layers ?? checkpoint.config.n_layer ?? checkpoint.config.num_layers;
+        const vision = isVisionConfig(checkpoint.config);
+        const config = checkpoint.modelType === 'vim' ? completeVimConfig(checkpoint.config, checkpoint) : checkpoint.config;
+        const layers = config.num_hidden_layers ?? config.n_layer ?? config.num_layers;
         this.byId.set(id, {
           id,
           name: isDefault ? `default (${checkpoint.modelType})` : path.basename(dir),
           modelType: checkpoint.modelType,
+          kind: vision ? 'vision' : 'text',
           layers: typeof layers === 'number' ? layers : 0,
           hasTokenizer: checkpoint.tokenizerPath !== null,
           isDefault,
+          ...(vision ? { image: imageInfo(checkpoint, config) } : {}),
           dir,
         });
       } finally {
@@ -61,6 +70,12 @@ export class ModelCatalogue {
     for (let n = 2; this.byId.has(id); n++) id = `${base}-${n}`;
     return id;
   }
+}
+
+/** The input side of a vision checkpoint, from its (completed) config. */
+function imageInfo(checkpoint: Checkpoint, config: Checkpoint['config']): ImageModelInfo {
+  const c = parseImageConfig(new ConfigReader(config, checkpoint.modelType), { hiddenSize: 64, numLayers: 4 });
+  return { imageSize: c.imageSize, patchSize: c.patchSize, grid: c.imageSize / c.patchSize, labels: c.labels };
 }
 
 /** A folder name as an id: letters, digits, '.', '_' and '-' (anything else becomes '-'). */

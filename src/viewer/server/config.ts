@@ -36,7 +36,15 @@ export const DEFAULT_LIMITS: ViewerLimits = {
   maxMatrixWork: 2 ** 28,
   maxPerturbationTokens: 512,
   timeoutSeconds: 300,
+  // An uploaded PNG: 2 MiB of file, at most 2048 × 2048 pixels once decoded (16 MiB of RGBA).
+  maxImageBytes: 2 * 1024 * 1024,
+  maxImagePixels: 2048 * 2048,
 };
+
+/** The largest JSON body of POST /api/image: the PNG as base64 (4/3 of its bytes) and 64 KiB for the rest. */
+export function imageBodyBytes(limits: ViewerLimits): number {
+  return Math.ceil(limits.maxImageBytes / 3) * 4 + 64 * 1024;
+}
 
 /** Two workers (so a slow request does not hold up the next), at most one per spare core beyond that. */
 export function defaultWorkers(): number {
@@ -74,6 +82,19 @@ export const METHOD_COSTS: Readonly<Record<string, MethodCost>> = {
   saliency: 'gradient',
   random: 'free',
   recency: 'free',
+};
+
+/** The vision methods (src/vision/explain.ts): every one is cheap at the L = G² + 1 tokens of an image but integrated gradients. */
+export const VISION_METHOD_COSTS: Readonly<Record<string, MethodCost>> = {
+  raw: 'row',
+  rollout: 'matrix',
+  'hidden-attr': 'matrix',
+  'unified-attr': 'row',
+  'grad-attn': 'matrix',
+  'grad-input': 'gradient',
+  saliency: 'gradient',
+  'integrated-gradients': 'steps',
+  random: 'free',
 };
 
 export function methodCost(name: string): MethodCost {

@@ -20,6 +20,7 @@ import type { LoadedModel } from '../../io/load-model.js';
 import { loadTokenizer, TokenizerError } from '../../io/tokenizer.js';
 import type { TextTokenizer } from '../../io/tokenizer.js';
 import { ConfigError } from '../../models/config.js';
+import { ImageError } from '../../vision/image.js';
 import type {
   AnalyzeResponse,
   AttentionJson,
@@ -334,7 +335,7 @@ function formatCount(n: number): string {
 }
 
 /** Errors caused by the request (HTTP 400) rather than by the server. */
-const REQUEST_ERRORS = [ExplainError, MemoryBudgetError, ShapeError, TokenizerError, ConfigError, EvaluationError];
+const REQUEST_ERRORS = [ExplainError, MemoryBudgetError, ShapeError, TokenizerError, ConfigError, EvaluationError, ImageError];
 
 /** HTTP status and one-line message of any failure of a job. */
 export function failureOf(error: unknown): { status: number; message: string } {

@@ -7,12 +7,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ViewerLimits } from '../protocol.js';
+import type { ImageJob } from './image-request.js';
 import type { AnalyzeJob, AttentionJob, PerturbationJob } from './validate.js';
 
 export type JobMessage =
   | { id: number; kind: 'analyze'; job: AnalyzeJob }
   | { id: number; kind: 'attention'; job: AttentionJob }
-  | { id: number; kind: 'perturbation'; job: PerturbationJob };
+  | { id: number; kind: 'perturbation'; job: PerturbationJob }
+  | { id: number; kind: 'image'; job: ImageJob };
 
 export type JobKind = JobMessage['kind'];
 type JobOf<K extends JobKind> = Extract<JobMessage, { kind: K }>['job'];

@@ -18,10 +18,13 @@ import { METHODS } from '../../explain/registry.js';
 import type { InfoResponse, ModelsResponse } from '../protocol.js';
 import { VIEWER_AGGREGATIONS, VIEWER_REDUCTIONS, VIEWER_VARIANTS } from '../protocol.js';
 import { ModelCatalogue } from './catalogue.js';
-import { methodCost } from './config.js';
+import { VISION_METHOD_NAMES, VISION_RECIPES } from '../../vision/explain.js';
+import { SHAPE_CLASSES, TEST_SEED, TRAIN_SEED } from '../../vision/data.js';
+import { imageBodyBytes, methodCost, VISION_METHOD_COSTS } from './config.js';
 import type { ViewerConfig } from './config.js';
 import { WorkerPool } from './pool.js';
 import type { JobResult } from './pool.js';
+import { parseImage } from './image-request.js';
 import { resolveStatic } from './static.js';
 import { ApiError, parseAnalyze, parseAttention, parsePerturbation } from './validate.js';
 
@@ -59,6 +62,13 @@ export async function startViewer(config: ViewerConfig): Promise<ViewerServer> {
     version: VIEWER_VERSION,
     models: catalogue.summaries(),
     methods: METHODS.map((m) => ({ name: m.name, description: m.description, recipe: m.recipe, cost: methodCost(m.name) })),
+    visionMethods: VISION_METHOD_NAMES.map((name) => ({
+      name,
+      description: METHODS.find((m) => m.name === name)?.description ?? name,
+      recipe: VISION_RECIPES[name],
+      cost: VISION_METHOD_COSTS[name] ?? 'matrix',
+    })),
+    samples: { classes: [...SHAPE_CLASSES], testSeed: TEST_SEED, trainSeed: TRAIN_SEED },
     variants: VIEWER_VARIANTS,
     reductions: VIEWER_REDUCTIONS,
     aggregations: VIEWER_AGGREGATIONS,
@@ -94,10 +104,20 @@ export async function startViewer(config: ViewerConfig): Promise<ViewerServer> {
           else result = await pool.run('perturbation', parsePerturbation(body, catalogue, config.limits, methods), gone.signal);
           return sendBytes(res, result.status, result.body);
         }
+        case 'POST /api/image': {
+          const body = await readJson(req, res, imageBodyBytes(config.limits));
+          if (body === undefined) return;
+          const gone = new AbortController();
+          res.on('close', () => {
+            if (!res.writableEnded) gone.abort();
+          });
+          const result = await pool.run('image', parseImage(body, catalogue, config.limits, VISION_METHOD_NAMES), gone.signal);
+          return sendBytes(res, result.status, result.body);
+        }
         default: {
-          const known = ['/api/info', '/api/models', '/api/analyze', '/api/attention', '/api/perturbation'];
+          const known = ['/api/info', '/api/models', '/api/analyze', '/api/attention', '/api/perturbation', '/api/image'];
           if (known.includes(url.pathname)) return sendJson(res, 405, { error: `${req.method} is not allowed on ${url.pathname}` });
-          return sendJson(res, 404, { error: `no API endpoint ${url.pathname.slice(0, 100)}; endpoints: GET /api/info, GET /api/models, POST /api/analyze, POST /api/attention, POST /api/perturbation` });
+          return sendJson(res, 404, { error: `no API endpoint ${url.pathname.slice(0, 100)}; endpoints: GET /api/info, GET /api/models, POST /api/analyze, POST /api/attention, POST /api/perturbation, POST /api/image` });
         }
       }
     }

@@ -60,20 +60,20 @@ export interface PerturbationJob extends InputJob {
   perturbation: PerturbationKind;
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
-function object(value: unknown, what: string): Json {
+export function object(value: unknown, what: string): Json {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiError(400, `${what} must be a JSON object`);
   return value as Json;
 }
 
-function onlyKeys(o: Json, allowed: readonly string[], what: string): void {
+export function onlyKeys(o: Json, allowed: readonly string[], what: string): void {
   for (const key of Object.keys(o)) {
     if (!allowed.includes(key)) throw new ApiError(400, `${what}: unknown field '${key}' (fields: ${allowed.join(', ')})`);
   }
 }
 
-function integerField(o: Json, key: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+export function integerField(o: Json, key: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -82,7 +82,7 @@ function integerField(o: Json, key: string, what: string, min: number, max = Num
   return v;
 }
 
-function oneOfField<T extends string>(o: Json, key: string, allowed: readonly T[], what: string): T | undefined {
+export function oneOfField<T extends string>(o: Json, key: string, allowed: readonly T[], what: string): T | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
@@ -95,9 +95,7 @@ function oneOfField<T extends string>(o: Json, key: string, allowed: readonly T[
 function input(o: Json, catalogue: ModelCatalogue, limits: ViewerLimits, what: string): InputJob {
   const id = o.model;
   if (typeof id !== 'string' || id.length === 0) throw new ApiError(400, `${what}.model must be a model id from GET /api/models (${catalogue.ids().join(', ')})`);
-  const entry = catalogue.get(id);
-  if (entry === undefined) throw new ApiError(404, `unknown model '${id.slice(0, 100)}'; models: ${catalogue.ids().join(', ')}`);
-  const model = { ...entry };
+  const model = modelOf(catalogue, id, 'text', what);
   const { text, ids } = o;
   if ((text === undefined) === (ids === undefined)) throw new ApiError(400, `${what}: give exactly one of text and ids`);
   if (text !== undefined) {
@@ -111,6 +109,21 @@ function input(o: Json, catalogue: ModelCatalogue, limits: ViewerLimits, what: s
   if (ids.length === 0) throw new ApiError(400, 'the input is empty (no token ids)');
   if (ids.length > limits.maxTokens) throw new ApiError(400, tooLong(ids.length, limits));
   return { model, ids: ids as number[] };
+}
+
+/** The catalogue entry of model `id`, which must read `kind` (text or images). */
+export function modelOf(catalogue: ModelCatalogue, id: string, kind: 'text' | 'vision', what: string): ModelEntry {
+  const entry = catalogue.get(id);
+  if (entry === undefined) throw new ApiError(404, `unknown model '${id.slice(0, 100)}'; models: ${catalogue.ids().join(', ')}`);
+  if (entry.kind !== kind) {
+    throw new ApiError(
+      400,
+      kind === 'text'
+        ? `${what}: model '${id}' is a vision model (${entry.modelType}): send images to POST /api/image`
+        : `${what}: model '${id}' is a language model (${entry.modelType}), not a vision model; vision models: ${catalogue.ids().filter((m) => catalogue.get(m)!.kind === 'vision').join(', ') || 'none'}`,
+    );
+  }
+  return { ...entry };
 }
 
 /** The message for an input over the sequence-length limit. */
