@@ -5,6 +5,8 @@
 //   trainer_state.json     global step, settings, data description, RNG state, and the
 //                          SHA-256 of both safetensors files, so a resume from files of
 //                          different saves (an interrupted save) is refused
+//   reference_logits.safetensors  a few ids and this implementation's logits for them, for
+//                          scripts/check-from-pretrained.py (src/io/reference-logits.ts)
 // Every file is written atomically; trainer_state.json last.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -15,6 +17,7 @@ import { openCheckpoint, WEIGHTS_FILE, writeCheckpoint } from './checkpoint.js';
 import type { TensorsToWrite } from './safetensors.js';
 import { SafetensorsReader, serializeSafetensors } from './safetensors.js';
 import { writeFileAtomic } from './node-file.js';
+import { writeReferenceLogits } from './reference-logits.js';
 import { modelFromStore } from '../models/index.js';
 import type { DecoderLM } from '../models/index.js';
 import { CLASSIFIER_BIAS, CLASSIFIER_WEIGHT, ClassifierHead, labelsOf } from '../train/classifier.js';
@@ -83,6 +86,7 @@ export function saveTrainingCheckpoint(
   state: Omit<TrainerStateFile, 'format' | 'version' | 'files'>,
 ): void {
   writeCheckpoint(dir, run.config, weightsToWrite(run.model, run.head), run.tokenizerPath);
+  writeReferenceLogits(dir, run.model, run.head, run.tokenizerPath ?? null);
   const moments: TensorsToWrite = {};
   for (const [key, m] of optimizer.moments) moments[key] = { dtype: 'F64', shape: [...m.shape], data: m.data };
   const optimizerBytes = serializeSafetensors(moments, { format: 'pt', steps: JSON.stringify(optimizer.steps) });

@@ -24,7 +24,9 @@ import { loadTrainedModel, weightsToWrite } from '../../src/io/training-checkpoi
 import { initModel } from '../../src/models/index.js';
 import type { DecoderLM } from '../../src/models/index.js';
 import { architectureConfig, getArchitecture } from '../../src/train/architectures.js';
-import { CLASSIFIER_BIAS, CLASSIFIER_WEIGHT } from '../../src/train/classifier.js';
+import { REFERENCE_LOGITS_FILE } from '../../src/io/reference-logits.js';
+import { SafetensorsReader } from '../../src/io/safetensors.js';
+import { CLASSIFIER_BIAS, CLASSIFIER_WEIGHT, classifierLogits } from '../../src/train/classifier.js';
 import { classificationSource, languageModelSource } from '../../src/train/data.js';
 import type { DataSource } from '../../src/train/data.js';
 import { save, startRun, trainSettings } from '../../src/train/trainer.js';
@@ -149,6 +151,21 @@ describe.each(REFERENCES)('a checkpoint written by iattn train matches the trans
     expect(logits(loadTrainedModel(ours).model, ids)).toEqual(logits(model, ids));
   });
 
+  it('writes reference_logits.safetensors: ids and our logits for scripts/check-from-pretrained.py', () => {
+    const reader = SafetensorsReader.open(path.join(ours, REFERENCE_LOGITS_FILE));
+    try {
+      expect(reader.keys().sort()).toEqual(['input_ids', 'logits']);
+      expect(reader.info('input_ids')).toMatchObject({ dtype: 'I64', shape: [2, 16] });
+      const V = model.config.vocabSize;
+      expect(reader.info('logits')).toMatchObject({ dtype: 'F32', shape: [2, 16, V] });
+      const refIds = reader.readInt('input_ids');
+      expect([...reader.readFloat('logits', 'float32')]).toEqual(logits(model, refIds).slice(0, 16 * V).concat(logits(model, refIds.slice(16)).slice(0, 16 * V)));
+      expect(reader.metadata).toMatchObject({ format: 'iattn-reference-logits', model_type: modelType, compute_dtype: 'float32' });
+    } finally {
+      reader.close();
+    }
+  });
+
   it('writes the transformers checkpoint back with identical tensors and logits', () => {
     const ref = loadTrainedModel(dir);
     const back = path.join(ours, 'written-back');
@@ -253,5 +270,14 @@ describe('a classifier checkpoint', () => {
     const loaded = loadTrainedModel(dir);
     expect(loaded.labels).toEqual(['a', 'b', 'c']);
     expect(loaded.head?.numLabels).toBe(3);
+    const reader = SafetensorsReader.open(path.join(dir, REFERENCE_LOGITS_FILE));
+    try {
+      expect(reader.info('class_logits')).toMatchObject({ dtype: 'F32', shape: [2, 3] });
+      const refIds = reader.readInt('input_ids');
+      const expected = noGrad(() => classifierLogits(loaded.model, loaded.head!, refIds, 2, refIds.length / 2)).data;
+      expect([...reader.readFloat('class_logits', 'float32')]).toEqual([...expected]);
+    } finally {
+      reader.close();
+    }
   });
 });
