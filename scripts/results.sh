@@ -69,9 +69,21 @@ for task in needle recall; do
   done
 done
 
+# Vision (docs/vision.md): the evaluations of the shipped classifiers live with the models
+# (models/vision/*/eval*/); VISION=1 reruns them (a few minutes per run on 2 shared cores).
+# They are copied into OUT as vision-*.json, the names results-doc.ts recognises.
+for m in vim mlla; do
+  if [ "${VISION:-0}" = 1 ]; then
+    "${IATTN[@]}" vision evaluate --model "models/vision/$m" --images 100 --perturbation-images 100 --accuracy-images 1000 --out "models/vision/$m/eval" > /dev/null
+    "${IATTN[@]}" vision evaluate --model "models/vision/$m" --images 100 --perturbation-images 100 --accuracy-images 1000 --methods raw,rollout,hidden-attr,unified-attr,grad-attn --start-layer 2 --out "models/vision/$m/eval-start2" > /dev/null
+  fi
+  cp "models/vision/$m/eval/results.json" "$OUT/vision-$m.json"
+  cp "models/vision/$m/eval-start2/results.json" "$OUT/vision-$m-start2.json"
+done
+
 fi
 
 # 3. The document ----------------------------------------------------------------------
-rm -f "$DOCS"/figures/perturbation-* "$DOCS"/figures/groundtruth-*
+rm -f "$DOCS"/figures/perturbation-* "$DOCS"/figures/groundtruth-* "$DOCS"/figures/vision-*
 node --import tsx src/cli/results-doc.ts "$OUT" "$DOCS"
 echo "wrote $DOCS/results.md, $DOCS/figures/ and $DOCS/results-data/" >&2

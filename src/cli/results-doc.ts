@@ -3,7 +3,7 @@
  *
  *   node --import tsx src/cli/results-doc.ts OUT_DIR DOCS_DIR
  *
- * reads OUT_DIR/<name>/results.json (perturbation-*, groundtruth-*; or OUT_DIR/<name>.json, the
+ * reads OUT_DIR/<name>/results.json (perturbation-*, groundtruth-*, vision-*; or OUT_DIR/<name>.json, the
  * layout of DOCS_DIR/results-data/, so the document can be rebuilt from the committed data), the training records of
  * the models they name (train_command.txt, trainer_state.json), draws the plots into
  * DOCS_DIR/figures/ (from the JSON, with the current plotting code), copies the documents to
@@ -19,6 +19,9 @@ import type { MeanWithError } from '../evaluate/metrics.js';
 import { formatMean, groundTruthSvg, markdownTable, perturbationSvg, perturbationTable } from '../evaluate/report.js';
 import { svgToPng } from '../io/svg-png.js';
 import type { GroundTruthDocument, PerturbationDocument } from '../evaluate/report.js';
+import { VISION_EVAL_METHODS } from '../vision/evaluate.js';
+import type { EvaluationResults } from '../vision/evaluate.js';
+import { VISION_NOTES, visionSection } from './results-vision.js';
 
 interface Loaded {
   name: string;
@@ -193,13 +196,20 @@ export function buildResults(outDir: string, docsDir: string): string {
     .filter((e) => e.name.startsWith('groundtruth-'))
     .map((e) => ({ ...e, doc: readJson<GroundTruthDocument>(e.file) }))
     .sort((a, b) => a.doc.task.name.localeCompare(b.doc.task.name) || familyRank(a.doc.model.modelType) - familyRank(b.doc.model.modelType));
+  // `iattn vision evaluate` documents (their SVG curves are not kept: the figure is drawn from the numbers).
+  const vision = entries
+    .filter((e) => e.name.startsWith('vision-'))
+    .map((e) => {
+      const { curves: _curves, ...doc } = readJson<EvaluationResults>(e.file);
+      return { name: e.name, doc: doc as EvaluationResults };
+    });
   const all = [...perturbation.map((p) => p.doc), ...groundTruth.map((g) => g.doc)];
-  if (all.length === 0) throw new Error(`no results under ${outDir} (expected NAME/results.json or NAME.json)`);
+  if (all.length === 0 && vision.length === 0) throw new Error(`no results under ${outDir} (expected NAME/results.json or NAME.json)`);
   // The machine-readable documents next to the text, compact.
   const data = path.join(docsDir, 'results-data');
   fs.rmSync(data, { recursive: true, force: true });
   fs.mkdirSync(data, { recursive: true });
-  for (const { name, doc } of [...perturbation, ...groundTruth]) fs.writeFileSync(path.join(data, `${name}.json`), `${JSON.stringify(doc)}\n`);
+  for (const { name, doc } of [...perturbation, ...groundTruth, ...vision]) fs.writeFileSync(path.join(data, `${name}.json`), `${JSON.stringify(doc)}\n`);
   const commits = [...new Set(all.map((d) => d.code.commit ?? 'unknown'))];
   const lines: string[] = [];
   const reading: string[] = [];
@@ -215,6 +225,9 @@ export function buildResults(outDir: string, docsDir: string): string {
     '',
   );
 
+  if (vision.length > 0) {
+    lines.push('Section 3 explains two **vision classifiers** (Vision Mamba and MLLA) on synthetic images whose object masks are known: a segmentation test against the masks and a patch-perturbation test.', '');
+  }
   lines.push(...overview(perturbation.map((p) => p.doc), groundTruth.map((g) => g.doc)));
 
   // --- Perturbation ------------------------------------------------------------------
@@ -312,8 +325,13 @@ export function buildResults(outDir: string, docsDir: string): string {
     }
   }
 
+  // --- Vision --------------------------------------------------------------------------
+  const visionPart = visionSection(vision, (name, svg) => figure(name, svg, docsDir, true), VISION_EVAL_METHODS);
+  lines.push(...visionPart.lines);
+  reading.push(...visionPart.reading);
+
   // --- Reading -----------------------------------------------------------------------
-  lines.push('## 3. Reading (derived from the numbers above)', '');
+  lines.push(`## ${vision.length > 0 ? 4 : 3}. Reading (derived from the numbers above)`, '');
   lines.push(...reading.map((r) => (r.startsWith('  ') ? `  ${r.trim()}` : `- ${r}`)), '');
   return lines.join('\n');
 }
@@ -338,7 +356,10 @@ function main(argv: string[]): void {
     return;
   }
   fs.mkdirSync(docsDir, { recursive: true });
-  const text = `${buildResults(outDir, docsDir)}\n${STANDING_NOTES}`;
+  const body = buildResults(outDir, docsDir);
+  // With a vision section (## 3) the reading is ## 4 and the caveats ## 5.
+  const notes = /^## 3\. Vision/m.test(body) ? `${STANDING_NOTES.replace('## 4. Caveats', '## 5. Caveats')}${VISION_NOTES}` : STANDING_NOTES;
+  const text = `${body}\n${notes}`;
   fs.writeFileSync(path.join(docsDir, 'results.md'), text);
 }
 
