@@ -10,6 +10,7 @@ import { registerPerplexity } from './commands/perplexity.js';
 import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
 import { registerVision } from './commands/vision.js';
+import { installNodeExecutor } from '../io/parallel-node.js';
 import { describeFailure } from './errors.js';
 
 export function buildProgram(): Command {
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
 
 async function main(argv: string[]): Promise<number> {
   try {
+    installNodeExecutor(); // worker threads for large matrix products (IATTN_THREADS=1: none)
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (error) {

@@ -1,5 +1,5 @@
 /**
- * The options every command shares (--model, --text/--text-file/--ids, --json, --dtype) and
+ * The options every command shares (--model, --text/--text-file/--ids, --json, --dtype, --weights) and
  * turning them into a loaded model and token ids.
  */
 import * as fs from 'node:fs';
@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { DType } from '../core/index.js';
+import type { WeightStorage } from '../models/parameters.js';
 import { loadModel } from '../io/load-model.js';
 import type { LoadedModel } from '../io/load-model.js';
 import { SafetensorsReader } from '../io/safetensors.js';
@@ -19,9 +20,13 @@ const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
 /** The embedded default model, used when --model is not given. */
 export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, 'models', 'default');
 
+/** The embedded which-novel classifier: the demo's second part, and offered by the viewer. */
+export const DEFAULT_CLASSIFIER_DIR = path.join(PACKAGE_ROOT, 'models', 'classifier');
+
 export interface ModelOptions {
   model?: string;
   dtype?: string;
+  weights?: string;
 }
 
 export interface InputOptions {
@@ -33,7 +38,8 @@ export interface InputOptions {
 export function addModelOptions(command: Command): Command {
   return command
     .option('--model <dir>', 'checkpoint folder (config.json + model.safetensors); default: the embedded model')
-    .option('--dtype <type>', 'compute type: float32 or float64', 'float32');
+    .option('--dtype <type>', 'compute type: float32 or float64', 'float32')
+    .option('--weights <mode>', 'decoded: float copies of the weights; stored: keep bf16/f16 matrices 16-bit (half the memory, same results)', 'decoded');
 }
 
 export function addInputOptions(command: Command): Command {
@@ -48,8 +54,13 @@ export function parseDType(value: string | undefined): DType {
   throw new CliError(`--dtype must be float32 or float64, got '${value}'`);
 }
 
+export function parseWeights(value: string | undefined): WeightStorage {
+  if (value === undefined || value === 'decoded' || value === 'stored') return value ?? 'decoded';
+  throw new CliError(`--weights must be decoded or stored, got '${value}'`);
+}
+
 export function openModel(options: ModelOptions): LoadedModel {
-  return loadModel(options.model ?? DEFAULT_MODEL_DIR, { dtype: parseDType(options.dtype) });
+  return loadModel(options.model ?? DEFAULT_MODEL_DIR, { dtype: parseDType(options.dtype), weights: parseWeights(options.weights) });
 }
 
 export function openTokenizer(loaded: LoadedModel): TextTokenizer {

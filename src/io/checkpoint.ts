@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CheckpointError } from './checkpoint-error.js';
 import { parseConfigJson, stringifyConfigJson } from './config-json.js';
+import type { HalfArray } from '../core/stored-weight.js';
 import { writeFileAtomic } from './node-file.js';
 import {
   SafetensorsError, SafetensorsReader, serializeSafetensors, type FloatKind, type TensorInfo, type TensorsToWrite,
@@ -31,6 +32,8 @@ export interface Checkpoint {
   readFloat(name: string, dtype: 'float32'): Float32Array;
   readFloat(name: string, dtype: 'float64'): Float64Array;
   readFloat(name: string, dtype: FloatKind): Float32Array | Float64Array;
+  /** The 16-bit values of a BF16 or F16 tensor (bit patterns), or null for other dtypes. */
+  readHalf(name: string): HalfArray | null;
   /** Number of tensors of each stored dtype, e.g. { F32: 22 }. */
   dtypes(): Record<string, number>;
   close(): void;
@@ -164,6 +167,12 @@ class FolderCheckpoint implements Checkpoint {
   readFloat(name: string, dtype: FloatKind): Float32Array | Float64Array;
   readFloat(name: string, dtype: FloatKind): Float32Array | Float64Array {
     return this.reader(name).readFloat(name, dtype);
+  }
+
+  readHalf(name: string): HalfArray | null {
+    const { dtype } = this.info(name);
+    if (dtype !== 'BF16' && dtype !== 'F16') return null;
+    return { format: dtype === 'BF16' ? 'bf16' : 'f16', bits: this.reader(name).readRaw(name).data as Uint16Array };
   }
 
   dtypes(): Record<string, number> {

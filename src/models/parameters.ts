@@ -5,6 +5,9 @@
  */
 import { allocate, shapeString, sizeOf, Tensor, Random } from '../core/index.js';
 import type { DType } from '../core/index.js';
+import { shareable } from '../core/parallel.js';
+import { StoredWeight } from '../core/stored-weight.js';
+import type { HalfArray } from '../core/stored-weight.js';
 
 export type Init =
   | { kind: 'normal'; std: number }
@@ -35,12 +38,21 @@ export interface TensorStore {
   has(name: string): boolean;
   info(name: string): { shape: number[] };
   readFloat(name: string, dtype: DType): Float32Array | Float64Array;
+  /** The tensor's 16-bit values when it is stored as BF16 or F16, else null. */
+  readHalf?(name: string): HalfArray | null;
 }
+
+/**
+ * How loaded weights are held: 'decoded' (float32/float64 copies, the default) or 'stored'
+ * (BF16/F16 matrices stay 16-bit, widened inside the GEMM: src/core/stored-weight.ts).
+ */
+export type WeightStorage = 'decoded' | 'stored';
 
 export class StoreSource implements ParameterSource {
   constructor(
     private readonly store: TensorStore,
     readonly dtype: DType,
+    private readonly weights: WeightStorage = 'decoded',
   ) {}
 
   has(name: string): boolean {
@@ -53,7 +65,10 @@ export class StoreSource implements ParameterSource {
     if (sizeOf(found) !== sizeOf(shape) || !sameDims(found, shape)) {
       throw new WeightError(`tensor '${name}' has shape ${shapeString(found)}, expected ${shapeString(shape)}`);
     }
-    return new Tensor(this.store.readFloat(name, this.dtype), shape);
+    // Matrices may stay 16-bit; everything lands in shared memory when worker threads will read it.
+    const half = this.weights === 'stored' && shape.length === 2 ? (this.store.readHalf?.(name) ?? null) : null;
+    if (half !== null) return new StoredWeight({ format: half.format, bits: shareable(half.bits) }, shape, this.dtype);
+    return new Tensor(shareable(this.store.readFloat(name, this.dtype)), shape);
   }
 }
 

@@ -8,7 +8,7 @@ import type { RawConfig } from './config.js';
 import type { Family } from './family.js';
 import type { CommonConfig, DecoderLM } from './model.js';
 import { InitSource, ParameterRegistry, StoreSource } from './parameters.js';
-import type { TensorStore } from './parameters.js';
+import type { TensorStore, WeightStorage } from './parameters.js';
 
 const families = new Map<string, Family<CommonConfig>>();
 
@@ -28,10 +28,10 @@ export function getFamily(modelType: unknown): Family<CommonConfig> {
   return family;
 }
 
-/** Builds a model from a config.json object and its weights. */
-export function modelFromStore(raw: RawConfig, store: TensorStore, dtype: DType): DecoderLM {
+/** Builds a model from a config.json object and its weights (held as `weights` says). */
+export function modelFromStore(raw: RawConfig, store: TensorStore, dtype: DType, weights: WeightStorage = 'decoded'): DecoderLM {
   const family = getFamily(raw.model_type);
-  const params = new ParameterRegistry(new StoreSource(store, dtype));
+  const params = new ParameterRegistry(new StoreSource(store, dtype, weights));
   return family.build(family.parseConfig(raw), params);
 }
 

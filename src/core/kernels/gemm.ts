@@ -13,6 +13,14 @@
  * float32 results differ from the references by rounding only: the WASM kernels sum in float32
  * lanes, in blocks of 256 along K (test/core/gemm-wasm.test.ts bounds the difference).
  *
+ * Large products (≥ PARALLEL_MIN_WORK multiply-adds) are split by rows of C across the threads
+ * of the installed parallel executor (../parallel-gemm.ts; none is installed by default, the
+ * CLI installs one): the same WASM kernel on each block, so the result is the one-thread
+ * result bit for bit.
+ *
+ * B may be a matrix of 16-bit floats (a weight kept in its stored dtype, ../stored-weight.ts):
+ * the WASM path widens it while copying it in, the JS references decode it into a temporary.
+ *
  * Environment variable IATTN_KERNELS (read once, when this module loads):
  *   unset or 'auto'  sized dispatch as above;
  *   'js'             the JS references everywhere (e.g. to rule the WASM kernels out of a bug);
@@ -20,6 +28,9 @@
  * Any other value is an error.
  */
 import type { FloatArray } from '../dtype.js';
+import { gemmParallel } from '../parallel-gemm.js';
+import { decodeHalf, isHalfArray } from '../stored-weight.js';
+import type { GemmOperand } from '../stored-weight.js';
 import { gemmWasm } from './wasm/gemm-wasm.js';
 
 export type GemmBackendMode = 'auto' | 'js' | 'wasm';
@@ -60,22 +71,30 @@ function wantWasm(M: number, N: number, K: number): boolean {
   return mode === 'auto' ? wasmPreferred(M, N, K) : mode === 'wasm';
 }
 
+/** The JS references' B: a 16-bit B decoded into a temporary of C's type (then at offset 0). */
+function floatB(B: GemmOperand, bOff: number, count: number, like: FloatArray): FloatArray {
+  if (!isHalfArray(B)) return B;
+  const out = like instanceof Float64Array ? new Float64Array(count) : new Float32Array(count);
+  decodeHalf(B, bOff, out, 0, count);
+  return out;
+}
+
 /** C[M,N] += A[M,K] · B[N,K]ᵀ (linear layers y = x Wᵀ). */
-export function gemmNT(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
-  if (wantWasm(M, N, K) && gemmWasm('NT', M, N, K, A, aOff, B, bOff, C, cOff)) return;
-  gemmNTReference(M, N, K, A, aOff, B, bOff, C, cOff);
+export function gemmNT(M: number, N: number, K: number, A: FloatArray, aOff: number, B: GemmOperand, bOff: number, C: FloatArray, cOff: number): void {
+  if (wantWasm(M, N, K) && (gemmParallel('NT', M, N, K, A, aOff, B, bOff, C, cOff) || gemmWasm('NT', M, N, K, A, aOff, B, bOff, C, cOff))) return;
+  gemmNTReference(M, N, K, A, aOff, floatB(B, bOff, N * K, C), isHalfArray(B) ? 0 : bOff, C, cOff);
 }
 
 /** C[M,N] += A[M,K] · B[K,N]. */
-export function gemmNN(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
-  if (wantWasm(M, N, K) && gemmWasm('NN', M, N, K, A, aOff, B, bOff, C, cOff)) return;
-  gemmNNReference(M, N, K, A, aOff, B, bOff, C, cOff);
+export function gemmNN(M: number, N: number, K: number, A: FloatArray, aOff: number, B: GemmOperand, bOff: number, C: FloatArray, cOff: number): void {
+  if (wantWasm(M, N, K) && (gemmParallel('NN', M, N, K, A, aOff, B, bOff, C, cOff) || gemmWasm('NN', M, N, K, A, aOff, B, bOff, C, cOff))) return;
+  gemmNNReference(M, N, K, A, aOff, floatB(B, bOff, K * N, C), isHalfArray(B) ? 0 : bOff, C, cOff);
 }
 
 /** C[M,N] += A[K,M]ᵀ · B[K,N] (weight gradients: dW = dyᵀ x). */
-export function gemmTN(M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number): void {
-  if (wantWasm(M, N, K) && gemmWasm('TN', M, N, K, A, aOff, B, bOff, C, cOff)) return;
-  gemmTNReference(M, N, K, A, aOff, B, bOff, C, cOff);
+export function gemmTN(M: number, N: number, K: number, A: FloatArray, aOff: number, B: GemmOperand, bOff: number, C: FloatArray, cOff: number): void {
+  if (wantWasm(M, N, K) && (gemmParallel('TN', M, N, K, A, aOff, B, bOff, C, cOff) || gemmWasm('TN', M, N, K, A, aOff, B, bOff, C, cOff))) return;
+  gemmTNReference(M, N, K, A, aOff, floatB(B, bOff, K * N, C), isHalfArray(B) ? 0 : bOff, C, cOff);
 }
 
 /**

@@ -1,6 +1,7 @@
 /** Matrix products: batched matmul with broadcast batch dims, and linear layers. */
 import { allocate, shapeString, ShapeError, sizeOf } from '../dtype.js';
 import { gemmNN, gemmNT, gemmTN } from '../kernels/gemm.js';
+import { gemmOperand } from '../stored-weight.js';
 import { commonDType, record, Tensor } from '../tensor.js';
 import { broadcastShapes } from './binary.js';
 
@@ -61,12 +62,13 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   const M = x.size / I;
   const out = allocate(dtype, M * O);
   if (bias !== null) for (let i = 0; i < M; i++) out.set(bias.data, i * O);
-  gemmNT(M, O, I, x.data, 0, weight.data, 0, out, 0);
+  const w = gemmOperand(weight); // a weight kept in bf16/f16 is widened inside the GEMM
+  gemmNT(M, O, I, x.data, 0, w, 0, out, 0);
   const parents = bias === null ? [x, weight] : [x, weight, bias];
   return record('linear', parents, out, [...x.shape.slice(0, -1), O], (g, gradIn) => {
     const gx = gradIn(0);
     const gw = gradIn(1);
-    if (gx !== null) gemmNN(M, I, O, g, 0, weight.data, 0, gx, 0);
+    if (gx !== null) gemmNN(M, I, O, g, 0, w, 0, gx, 0);
     if (gw !== null) gemmTN(O, I, M, g, 0, x.data, 0, gw, 0);
     const gb = bias === null ? null : gradIn(2);
     if (gb !== null) for (let i = 0; i < M; i++) for (let o = 0; o < O; o++) gb[o] += g[i * O + o];

@@ -3,6 +3,7 @@
  * embedding gather, depthwise causal conv1d and cross-entropy.
  */
 import { allocate, aroundAxis, normalizeAxis, shapeString, ShapeError } from '../dtype.js';
+import { copyElements } from '../stored-weight.js';
 import { commonDType, expectShape, record, Tensor } from '../tensor.js';
 
 /** Softmax along `axis` (max-subtracted). */
@@ -154,12 +155,11 @@ function normalize(op: string, x: Tensor, weight: Tensor | null, bias: Tensor | 
 export function embedding(weight: Tensor, ids: Int32Array, idsShape: readonly number[]): Tensor {
   if (weight.rank !== 2) throw new ShapeError(`embedding: weight should be [vocab, hidden], got ${shapeString(weight.shape)}`);
   const [V, H] = weight.shape;
-  const wd = weight.data;
   const out = allocate(weight.dtype, ids.length * H);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
     if (!(id >= 0 && id < V)) throw new ShapeError(`embedding: token id ${id} at position ${i} is outside the vocabulary [0, ${V})`);
-    out.set(wd.subarray(id * H, (id + 1) * H), i * H);
+    copyElements(weight, id * H, H, out, i * H); // decodes only this row of a bf16/f16 weight
   }
   return record('embedding', [weight], out, [...idsShape, H], (g, gradIn) => {
     const gw = gradIn(0);

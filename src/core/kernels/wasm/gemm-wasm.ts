@@ -11,8 +11,17 @@
  * (kC); C's chunk stays in the module across the depth chunks. Each call copies its operands
  * in with TypedArray.set (memcpy speed), runs the kernel, which accumulates into the copy of C,
  * and copies C back: the only JS-heap allocations are subarray views for strided chunks.
+ * Depth chunks are whole kernel blocks (multiples of KC = 256), so chunking never changes the
+ * order in which an entry of C sums its products: every entry of C is the same whatever M,
+ * the chunking or the rows around it (what lets ../../parallel-gemm.ts split rows of C across
+ * threads and still match the one-thread result bit for bit).
+ *
+ * B may also be a matrix of 16-bit floats (weights kept in their stored dtype,
+ * ../../stored-weight.ts): it is widened while being copied in, in place of the memcpy.
  */
 import type { FloatArray } from '../../dtype.js';
+import { decodeHalf, isHalfArray } from '../../stored-weight.js';
+import type { GemmOperand, HalfArray } from '../../stored-weight.js';
 import { GEMM_WASM_BASE64 } from './gemm-binary.js';
 import { EmbeddedWasm, ensureWasmMemory, simdSupported } from './runtime.js';
 import type { WasmMemory } from './runtime.js';
@@ -82,6 +91,8 @@ export function setOperandBudget(bytes: number): number {
 
 let f32: Float32Array = new Float32Array(0);
 let f64: Float64Array = new Float64Array(0);
+/** The memory as 32-bit words, for widening bfloat16 into float32 by a shift. */
+let u32: Uint32Array = new Uint32Array(0);
 
 /** Ensures `bytes` of memory and returns views that are valid for this call. */
 function ensureMemory(w: GemmExports, bytes: number): void {
@@ -89,6 +100,7 @@ function ensureMemory(w: GemmExports, bytes: number): void {
   if (f32.buffer !== w.memory.buffer) {
     f32 = new Float32Array(w.memory.buffer);
     f64 = new Float64Array(w.memory.buffer);
+    u32 = new Uint32Array(w.memory.buffer);
   }
 }
 
@@ -96,6 +108,13 @@ function ensureMemory(w: GemmExports, bytes: number): void {
 function copyIn(dst: FloatArray, at: number, src: FloatArray, off: number, rows: number, cols: number, ld: number): void {
   if (cols === ld || rows === 1) dst.set(src.subarray(off, off + rows * cols), at);
   else for (let r = 0; r < rows; r++) dst.set(src.subarray(off + r * ld, off + r * ld + cols), at + r * cols);
+}
+
+/** copyIn for a 16-bit source: widens each value (the module's memory is dst). */
+function copyInHalf(dst: FloatArray, at: number, src: HalfArray, off: number, rows: number, cols: number, ld: number): void {
+  const words = dst instanceof Float32Array ? u32 : undefined;
+  if (cols === ld || rows === 1) decodeHalf(src, off, dst, at, rows * cols, words);
+  else for (let r = 0; r < rows; r++) decodeHalf(src, off + r * ld, dst, at + r * cols, cols, words);
 }
 
 /** Copies the contiguous rows×cols block at src[at] back to dst[off], row stride ld. */
@@ -111,9 +130,12 @@ let mC = 0;
 let nC = 0;
 let kC = 0;
 
+/** The kernels' depth block (KC in assembly/gemm.ts): depth chunks are multiples of it. */
+const DEPTH_BLOCK = 256;
+
 /**
  * Chunk sizes (rows of C, columns of C, depth) whose operands fit the budget: halve the
- * largest until they fit, never below 192 (whole kernel blocks).
+ * largest until they fit, never below 192 rows or columns nor 256 deep (whole kernel blocks).
  */
 function chunking(M: number, N: number, K: number, S: number): void {
   mC = M;
@@ -123,7 +145,7 @@ function chunking(M: number, N: number, K: number, S: number): void {
   while ((mC * kC + nC * kC + mC * nC) * S > operandBudget) {
     if (nC >= mC && nC >= kC && nC > MIN) nC = roundUp(Math.ceil(nC / 2), MIN);
     else if (mC >= kC && mC > MIN) mC = roundUp(Math.ceil(mC / 2), MIN);
-    else if (kC > MIN) kC = roundUp(Math.ceil(kC / 2), MIN);
+    else if (kC > DEPTH_BLOCK) kC = roundUp(Math.ceil(kC / 2), DEPTH_BLOCK);
     else if (nC > MIN) nC = roundUp(Math.ceil(nC / 2), MIN);
     else if (mC > MIN) mC = roundUp(Math.ceil(mC / 2), MIN);
     else break;
@@ -135,11 +157,19 @@ function chunking(M: number, N: number, K: number, S: number): void {
 
 /**
  * C[M,N] += op(A)·op(B) with the WASM kernel `version`, for Float32Array or Float64Array
- * operands (all the same type) at element offsets aOff, bOff, cOff. Returns false (and does
- * nothing) when the module is unavailable. Shapes as in ../gemm.ts: NT A[M,K] B[N,K];
- * NN A[M,K] B[K,N]; TN A[K,M] B[K,N]; C[M,N].
+ * operands (all the same type; B may be 16-bit, see the header) at element offsets aOff, bOff,
+ * cOff. Returns false (and does nothing) when the module is unavailable. Shapes as in
+ * ../gemm.ts: NT A[M,K] B[N,K]; NN A[M,K] B[K,N]; TN A[K,M] B[K,N]; C[M,N].
  */
-export function gemmWasm(variant: GemmVariant, M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number, version: number = WASM_GEMM_LATEST): boolean {
+export function gemmWasm(variant: GemmVariant, M: number, N: number, K: number, A: FloatArray, aOff: number, B: GemmOperand, bOff: number, C: FloatArray, cOff: number, version: number = WASM_GEMM_LATEST): boolean {
+  return gemmWasmStrided(variant, M, N, K, A, aOff, variant === 'TN' ? M : K, B, bOff, variant === 'NT' ? K : N, C, cOff, N, version);
+}
+
+/**
+ * gemmWasm on blocks of larger matrices: lda, ldb, ldc are the row strides (in elements) of
+ * A, B and C as stored (A [M,K] or, for TN, [K,M]; B [N,K] for NT, else [K,N]; C [M,N]).
+ */
+export function gemmWasmStrided(variant: GemmVariant, M: number, N: number, K: number, A: FloatArray, aOff: number, lda: number, B: GemmOperand, bOff: number, ldb: number, C: FloatArray, cOff: number, ldc: number, version: number = WASM_GEMM_LATEST): boolean {
   const w = gemmModule.get();
   if (w === null) return false;
   if (M <= 0 || N <= 0 || K <= 0) return true;
@@ -162,27 +192,31 @@ export function gemmWasm(variant: GemmVariant, M: number, N: number, K: number, 
   // With the whole depth in one chunk, an A chunk serves every column chunk and a B chunk
   // every row chunk: copy each once.
   const oneDepth = kC === K;
+  const half = isHalfArray(B) ? B : null;
   for (let j = 0; j < N; j += nC) {
     const n = Math.min(nC, N - j);
     for (let i = 0; i < M; i += mC) {
       const m = Math.min(mC, M - i);
-      copyIn(view, c0, C, cOff + i * N + j, m, n, N);
+      copyIn(view, c0, C, cOff + i * ldc + j, m, n, ldc);
       for (let p = 0; p < K; p += kC) {
         const k = Math.min(kC, K - p);
         if (!oneDepth || j === 0 || mC < M) {
           // op(A)[i:+m, p:+k], stored as A is: m rows of k, or (TN) k rows of m
-          if (transA) copyIn(view, a0, A, aOff + p * M + i, k, m, M);
-          else copyIn(view, a0, A, aOff + i * K + p, m, k, K);
+          if (transA) copyIn(view, a0, A, aOff + p * lda + i, k, m, lda);
+          else copyIn(view, a0, A, aOff + i * lda + p, m, k, lda);
         }
         if (!oneDepth || i === 0) {
           // op(B)[p:+k, j:+n], stored as B is: (NT) n rows of k, or k rows of n
-          if (transB) copyIn(view, b0, B, bOff + j * K + p, n, k, K);
-          else copyIn(view, b0, B, bOff + p * N + j, k, n, N);
+          const at = transB ? bOff + j * ldb + p : bOff + p * ldb + j;
+          const rows = transB ? n : k;
+          const cols = transB ? k : n;
+          if (half !== null) copyInHalf(view, b0, half, at, rows, cols, ldb);
+          else copyIn(view, b0, B as FloatArray, at, rows, cols, ldb);
         }
         if (gemv !== null) gemv(m, n, k, aAt, k, bAt, k, cAt, n);
         else kernel(version, transA, transB, m, n, k, aAt, transA ? m : k, bAt, transB ? k : n, cAt, n, scratch);
       }
-      copyOut(C, cOff + i * N + j, N, view, c0, m, n);
+      copyOut(C, cOff + i * ldc + j, ldc, view, c0, m, n);
     }
   }
   return true;
