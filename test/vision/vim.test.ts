@@ -10,8 +10,10 @@ import { loadVisionModel, saveVisionModel } from '../../src/io/vision-checkpoint
 import { classify } from '../../src/vision/model.js';
 import type { VisionModel } from '../../src/vision/model.js';
 import type { VisionMamba } from '../../src/vision/vim.js';
+import { writeCheckpoint } from '../../src/io/checkpoint.js';
 import { relativeError } from '../helpers/ops.js';
 import { expectRowsMatchMatrices, randomImages, reconstructionError, TINY_VIM, tinyModel, upperMass } from './helpers.js';
+import { hustvlStateDict } from './hustvl.js';
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 const silu = (v: number) => v * sigmoid(v);
@@ -199,5 +201,39 @@ describe('Vision Mamba', () => {
     const loaded = loadVisionModel(dir, 'float64') as VisionMamba;
     expect(loaded.config).toMatchObject({ imageSize: 8, patchSize: 2, hiddenSize: 8, numLayers: 2, stateSize: 4, intermediateSize: 16, timeStepRank: 1, convKernel: 4, rmsNorm: true, labels: ['LABEL_0', 'LABEL_1', 'LABEL_2'] });
     expect(relativeError(F.noGrad(() => classify(loaded, images)).data, F.noGrad(() => classify(model, images)).data)).toBeLessThan(1e-6);
+  });
+});
+
+describe('a checkpoint with exactly the hustvl/Vim release names', () => {
+  const sizes = { E: 16, C: 3, P: 4, S: 16, depth: 2, N: 4, K: 4, classes: 5 };
+  it.each([
+    { rmsNorm: true, bias: false },
+    { rmsNorm: false, bias: true },
+  ])('loads with config.json {"model_type": "vim"} only and uses every tensor (%o)', (options) => {
+    const state = hustvlStateDict({ ...sizes, ...options });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vim-hustvl-'));
+    try {
+      writeCheckpoint(dir, { model_type: 'vim' }, Object.fromEntries([...state].map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.data }])));
+      const loaded = loadVisionModel(dir, 'float64') as VisionMamba;
+      // Every release tensor is a parameter of the model and nothing else is.
+      expect([...loaded.parameters.keys()].sort()).toEqual([...state.keys()].sort());
+      for (const [name, t] of state) {
+        expect(loaded.parameters.get(name)!.shape, name).toEqual(t.shape);
+        expect(Array.from(loaded.parameters.get(name)!.data), name).toEqual(Array.from(t.data));
+      }
+      expect(loaded.config).toMatchObject({
+        imageSize: 16, patchSize: 4, numChannels: 3, hiddenSize: 16, numLayers: 2, stateSize: 4, intermediateSize: 32, expand: 2, timeStepRank: 1, convKernel: 4,
+        useConvBias: true, useBias: options.bias, rmsNorm: options.rmsNorm, middleClsToken: true, divideOut: true, labels: ['LABEL_0', 'LABEL_1', 'LABEL_2', 'LABEL_3', 'LABEL_4'],
+      });
+      expect(loaded.readout).toEqual({ kind: 'token', position: 8 });
+      const images = randomImages(loaded, 2);
+      const logits = F.noGrad(() => classify(loaded, images)).data;
+      expect(logits).toHaveLength(10);
+      expect(Array.from(logits).every(Number.isFinite)).toBe(true);
+      // The RMSNorm, bias-free layout of the releases against the step-by-step reference.
+      if (options.rmsNorm && !options.bias) expect(relativeError(logits, plainVim(loaded, images))).toBeLessThan(1e-10);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
