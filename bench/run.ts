@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: performance figures as JSON (stdout and bench/results/latest.json).
  * Every speed-up is a ratio against a reference measured in the same run.
- * Sections: matmul, gemm (WASM vs JS kernels), load, forward, attention, train (default: all). Example: npm run bench -- matmul
+ * Sections: matmul, gemm (WASM vs JS kernels), load, forward, attention, train, scans-ssm (WASM vs JS selective scan and SSD) (default: all). Example: npm run bench -- matmul
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,6 +15,7 @@ import { runForAttention } from '../src/implicit/model-layers.js';
 import { loadModel } from '../src/io/load-model.js';
 import { probe, round, timeMs } from './measure.js';
 import { gemmBench } from './gemm.js';
+import { scansSsmBench } from './scans-ssm.js';
 import { trainBench } from './train.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -107,7 +108,7 @@ function attentionBench() {
   return rows;
 }
 
-const sections: Record<string, () => unknown> = { matmul: matmulBench, gemm: () => gemmBench(), load: loadBench, forward: forwardBench, attention: attentionBench, train: trainBench };
+const sections: Record<string, () => unknown> = { matmul: matmulBench, gemm: () => gemmBench(), load: loadBench, forward: forwardBench, attention: attentionBench, train: trainBench, 'scans-ssm': () => scansSsmBench() };
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(sections);
 const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length };
 for (const name of wanted) {

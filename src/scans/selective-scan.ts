@@ -12,9 +12,21 @@
  *
  * Shapes: u, Δ, y [B, L, D]; A [D, N]; B_t, C_t [B, L, N]; D_skip [D]; state [B, D, N].
  * The plain per-time-step reference is `selectiveScanReference` in selective-scan.reference.ts.
+ *
+ * Two kernels with the same equations (and the same backward): the WebAssembly SIMD one
+ * (assembly/ssm.ts via src/core/kernels/wasm/ssm-wasm.ts: channels in SIMD lanes, states in
+ * the tensors' dtype, as HF's float32 kernels carry them), the default wherever WebAssembly
+ * SIMD exists, and the JS kernels below (states in float64), used with IATTN_KERNELS=js (the
+ * switch of src/core/kernels/gemm.ts) or without WebAssembly SIMD; test/scans/ssm-wasm.test.ts
+ * compares the two. The WASM forward keeps the state at every SCAN_CHUNK-th step when a gradient
+ * will be needed, and its backward recomputes each chunk from there; the JS backward recomputes
+ * each channel from the start.
  */
-import { allocate, commonDType, expectRank, expectShape, record, ShapeError, shapeString, Tensor } from '../core/index.js';
+import { allocate, commonDType, expectRank, expectShape, isGradEnabled, record, ShapeError, shapeString, Tensor } from '../core/index.js';
 import type { FloatArray } from '../core/index.js';
+import { gemmBackend } from '../core/kernels/gemm.js';
+import { scanCheckpointLength, selectiveScanBackwardWasm, selectiveScanForwardWasm, ssmWasmReady } from '../core/kernels/wasm/ssm-wasm.js';
+import type { ScanInputs } from '../core/kernels/wasm/ssm-wasm.js';
 
 interface ScanDims {
   B: number;
@@ -41,6 +53,18 @@ export function selectiveScan(u: Tensor, delta: Tensor, A: Tensor, Bm: Tensor, C
   expectShape(op, 'Dskip', Dskip, [D]);
   const dims: ScanDims = { B, L, D, N };
   const y = allocate(dtype, B * L * D);
+  const parents = [u, delta, A, Bm, Cm, Dskip];
+  if (gemmBackend() !== 'js' && ssmWasmReady()) {
+    const inputs: ScanInputs = [u.data, delta.data, A.data, Bm.data, Cm.data, Dskip.data];
+    const double = dtype === 'float64';
+    const needsGrad = isGradEnabled() && parents.some((p) => p.requiresGrad);
+    const checkpoints = needsGrad ? allocate(dtype, scanCheckpointLength(dims, double)) : null;
+    selectiveScanForwardWasm(y, checkpoints, inputs, dims);
+    return record(op, parents, y, [B, L, D], (gy, gradIn) => {
+      const grads = [0, 1, 2, 3, 4, 5].map((i) => gradIn(i));
+      selectiveScanBackwardWasm(grads, gy, inputs, checkpoints!, dims);
+    });
+  }
   const state = new Float64Array(D * N);
   for (let b = 0; b < B; b++) {
     state.fill(0);
@@ -49,7 +73,7 @@ export function selectiveScan(u: Tensor, delta: Tensor, A: Tensor, Bm: Tensor, C
       advance(state, 0, u.data, delta.data, row * D, A.data, Bm.data, Cm.data, row * N, Dskip.data, y, D, N);
     }
   }
-  return record(op, [u, delta, A, Bm, Cm, Dskip], y, [B, L, D], (gy, gradIn) => {
+  return record(op, parents, y, [B, L, D], (gy, gradIn) => {
     selectiveScanBackward(gy, [u.data, delta.data, A.data, Bm.data, Cm.data, Dskip.data], gradIn, dims);
   });
 }

@@ -19,11 +19,20 @@
  * Shapes: x [B, L, Hd, P], dt [B, L, Hd], A [Hd], Bm [B, L, G, N], Cm [B, L, G, N],
  * Dskip [Hd] → y [B, L, Hd, P]. Preconditions: A ≤ 0 and dt ≥ 0 (Mamba-2's −exp(A_log) and
  * clamped softplus).
+ *
+ * Two kernels with the same equations: the WebAssembly SIMD one (assembly/ssm.ts via
+ * src/core/kernels/wasm/ssm-wasm.ts: whole chunks in the module, its own small products), the
+ * default wherever WebAssembly SIMD exists, and the JS kernels below (their products through
+ * src/core/kernels/gemm.ts), used with IATTN_KERNELS=js or without WebAssembly SIMD;
+ * test/scans/ssm-wasm.test.ts compares the two. Chunk-entry states are saved only when a
+ * gradient will be needed.
  */
 import { allocate, dtypeOf, shapeString, ShapeError } from '../core/dtype.js';
 import type { DType, FloatArray } from '../core/dtype.js';
-import { gemmNN, gemmNT, gemmTN } from '../core/kernels/gemm.js';
-import { commonDType, expectShape, record, Tensor } from '../core/tensor.js';
+import { gemmBackend, gemmNN, gemmNT, gemmTN } from '../core/kernels/gemm.js';
+import { ssdBackwardWasm, ssdForwardWasm, ssdStatesLength, ssmWasmReady } from '../core/kernels/wasm/ssm-wasm.js';
+import type { SsdKernelInputs } from '../core/kernels/wasm/ssm-wasm.js';
+import { commonDType, expectShape, isGradEnabled, record, Tensor } from '../core/tensor.js';
 
 /** The default chunk length Q (HF `chunk_size`). */
 export const DEFAULT_CHUNK_SIZE = 256;
@@ -66,10 +75,21 @@ export function ssd(x: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, Ds
   const dims = ssdDims('ssd', x, dt, A, Bm, Cm, Dskip, chunkSize);
   const inputs: SsdInputs = { x: x.data, dt: dt.data, A: A.data, Bm: Bm.data, Cm: Cm.data, Dskip: Dskip.data };
   const y = allocate(dtype, x.size);
+  const parents = [x, dt, A, Bm, Cm, Dskip];
+  if (gemmBackend() !== 'js' && ssmWasmReady()) {
+    const data: SsdKernelInputs = [x.data, dt.data, A.data, Bm.data, Cm.data, Dskip.data];
+    const needsGrad = isGradEnabled() && parents.some((p) => p.requiresGrad);
+    const saved = needsGrad ? allocate(dtype, ssdStatesLength(dims)) : null;
+    ssdForwardWasm(y, saved, data, dims);
+    return record('ssd', parents, y, x.shape, (gy, gradIn) => {
+      const grads = [0, 1, 2, 3, 4, 5].map((i) => gradIn(i));
+      ssdBackwardWasm(grads, gy, data, saved!, dims);
+    });
+  }
   // Chunk-entry states [B, chunks, Hd, P, N]; entry 0 of every sequence stays zero.
   const states = allocate(dtype, dims.B * dims.chunks * dims.Hd * dims.P * dims.N);
   ssdForward(y, states, inputs, dims, new ChunkBuffers(dtype, dims.Q, dims.P, dims.N));
-  return record('ssd', [x, dt, A, Bm, Cm, Dskip], y, x.shape, (gy, gradIn) => {
+  return record('ssd', parents, y, x.shape, (gy, gradIn) => {
     const grads: SsdGrads = { x: gradIn(0), dt: gradIn(1), A: gradIn(2), Bm: gradIn(3), Cm: gradIn(4), Dskip: gradIn(5) };
     ssdBackward(grads, gy, inputs, states, dims, new ChunkBuffers(dtype, dims.Q, dims.P, dims.N));
   });
@@ -128,7 +148,9 @@ function lowerTriangularMatmul(n: number, P: number, W: FloatArray, X: FloatArra
   let i = 0;
   for (; i + 3 < n; i += 4) {
     const y0 = i * P;
-    const [y1, y2, y3] = [y0 + P, y0 + 2 * P, y0 + 3 * P];
+    const y1 = y0 + P;
+    const y2 = y1 + P;
+    const y3 = y2 + P;
     for (let j = 0; j <= i; j++) {
       const w0 = W[i * n + j];
       const w1 = W[(i + 1) * n + j];
@@ -165,10 +187,15 @@ function lowerTriangularMatmulTransposed(n: number, P: number, W: FloatArray, G:
   let j = 0;
   for (; j + 3 < n; j += 4) {
     const o0 = j * P;
-    const [o1, o2, o3] = [o0 + P, o0 + 2 * P, o0 + 3 * P];
+    const o1 = o0 + P;
+    const o2 = o1 + P;
+    const o3 = o2 + P;
     for (let i = j + 3; i < n; i++) {
       const w = i * n + j;
-      const [w0, w1, w2, w3] = [W[w], W[w + 1], W[w + 2], W[w + 3]];
+      const w0 = W[w];
+      const w1 = W[w + 1];
+      const w2 = W[w + 2];
+      const w3 = W[w + 3];
       const gi = i * P;
       for (let p = 0; p < P; p++) {
         const v = G[gi + p];
