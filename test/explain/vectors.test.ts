@@ -3,7 +3,7 @@
  * Chefer's accumulation, the O(L) unified-attr product, min–max, s_ℓ, and the quadrature.
  */
 import { describe, expect, it } from 'vitest';
-import { gaussLegendre } from '../../src/explain/methods/integrated-gradients.js';
+import { gaussLegendre, integrationRule } from '../../src/explain/methods/integrated-gradients.js';
 import { timesBroadcastRow } from '../../src/explain/methods/unified-attr.js';
 import {
   cheferMatrix,
@@ -100,5 +100,22 @@ describe('Gauss–Legendre on [0, 1]', () => {
       expect(integral, `m = ${m}`).toBeCloseTo(1 / (p + 1), 12);
       expect(nodes.every((x) => x > 0 && x < 1)).toBe(true);
     }
+  });
+});
+
+describe('the IG rule: Gauss–Legendre in ln α', () => {
+  it('weights sum to 1, nodes ascend in [0, 1], and a rise over a few decades of tiny α is integrated where a uniform rule fails', () => {
+    expect(integrationRule(8)).toEqual(gaussLegendre(8)); // too few points for the logarithmic rule
+    for (const m of [1, 2, 8, 16, 32, 64]) {
+      const { nodes, weights } = integrationRule(m);
+      expect(Math.abs(weights.reduce((a, b) => a + b, 0) - 1), `m = ${m}`).toBeLessThan(1e-9);
+      expect(nodes.every((x, i) => x > 0 && x < 1 && (i === 0 || x > nodes[i - 1]))).toBe(true);
+    }
+    // f(α) = α / (α + 10⁻⁹) rises from 0 to ≈ 1 around α = 10⁻⁹: ∫₀¹ f′ = f(1) − f(0).
+    const derivative = (a: number) => 1e-9 / (a + 1e-9) ** 2;
+    const exact = 1 / (1 + 1e-9);
+    const integrate = ({ nodes, weights }: { nodes: Float64Array; weights: Float64Array }) => Array.from(nodes).reduce((acc, a, i) => acc + weights[i] * derivative(a), 0);
+    expect(Math.abs(integrate(integrationRule(32)) - exact)).toBeLessThan(1e-3);
+    expect(Math.abs(integrate(gaussLegendre(32)) - exact)).toBeGreaterThan(0.5);
   });
 });

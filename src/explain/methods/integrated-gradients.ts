@@ -4,9 +4,16 @@
  *
  *   relevance_j = Σ_k e_j[k] · ∫₀¹ ∂target/∂e_j[k](α·e) dα,
  *
- * the integral by m-point Gauss–Legendre quadrature on [0, 1] (m = `steps`, default 32; exact
- * for polynomials of degree 2m − 1, far more accurate than a Riemann sum of m points). The
- * m scaled inputs run as batches of up to 8 sequences. Reports the completeness error
+ * the integral by the m-point rule of `integrationRule` (m = `steps`, default 32): Gauss–Legendre
+ * in ln α over [10⁻¹⁵, 1] plus one point on [0, 10⁻¹⁵]. Why logarithmic: trained gated RNNs
+ * normalise and gate their inputs, so f(α·e) can change over many decades of small α. On the
+ * fixtures' trained RWKV the relative completeness error falls from 0.012–0.020 (32-point
+ * Gauss–Legendre on [0, 1]) to 0.004–0.006; on their trained Mamba2 each block amplifies a
+ * near-zero input ≈ 1000× and f(α·e) wanders between 5 and 7 for α in [10⁻¹², 10⁻⁵] while
+ * f(0) = 0, so no rule of 32–64 points integrates it (errors 0.03–1.6 for every rule tried,
+ * float64 alike): there the reported completeness error is a property of the zero baseline.
+ * The m scaled inputs run as batches of up to 8 sequences.
+ * Reports the completeness error
  *   Σ_j relevance_j − (f(e) − f(0)),  f = the target logit,
  * absolute and relative to |f(e) − f(0)|: it measures the quadrature error (and float round-off).
  */
@@ -16,7 +23,7 @@ import { ExplainError } from '../types.js';
 import type { ExplainMethod } from '../types.js';
 
 export const INTEGRATED_GRADIENTS_RECIPE =
-  'relevance_j = Σ_k e_j[k]·∫₀¹ ∂target/∂e_j[k](α·e) dα (zero-embedding baseline, Gauss–Legendre, ≥ 32 steps); completeness error Σ_j relevance_j − (f(e) − f(0))';
+  'relevance_j = Σ_k e_j[k]·∫₀¹ ∂target/∂e_j[k](α·e) dα (zero-embedding baseline, 32-point Gauss–Legendre in ln α on [10⁻¹⁵, 1] + one point on [0, 10⁻¹⁵]); completeness error Σ_j relevance_j − (f(e) − f(0))';
 
 const BATCH = 8;
 
@@ -42,6 +49,34 @@ export function gaussLegendre(m: number): { nodes: Float64Array; weights: Float6
   return { nodes, weights };
 }
 
+/** Where the logarithmic part of the IG path starts: α ∈ [0, α₀] gets one midpoint node. */
+export const IG_LOG_START = 1e-15;
+/** Fewest points for which `integrationRule` is logarithmic. */
+export const LOG_RULE_MIN_POINTS = 16;
+
+/**
+ * The IG quadrature rule on [0, 1] with m points: the midpoint of [0, α₀] (α₀ = 1e−15) and
+ * (m − 1)-point Gauss–Legendre in u = ln α on [ln α₀, 0] (dα = α du), so nodes are spread
+ * evenly over the decades of α and cluster towards α = 1. m = 1 is the midpoint rule on
+ * [0, 1]. Weights sum to 1 within 1e−9 from m = 16 (they integrate ∫α du); below
+ * LOG_RULE_MIN_POINTS points the logarithmic rule cannot integrate even a constant, so plain
+ * Gauss–Legendre on [0, 1] is used. Nodes ascend.
+ */
+export function integrationRule(m: number): { nodes: Float64Array; weights: Float64Array } {
+  if (m < LOG_RULE_MIN_POINTS) return gaussLegendre(m);
+  const nodes = new Float64Array(m);
+  const weights = new Float64Array(m);
+  nodes[0] = IG_LOG_START / 2;
+  weights[0] = IG_LOG_START;
+  const span = -Math.log(IG_LOG_START);
+  const rule = gaussLegendre(m - 1);
+  for (let i = 0; i < m - 1; i++) {
+    nodes[i + 1] = Math.exp(-span + span * rule.nodes[i]);
+    weights[i + 1] = span * rule.weights[i] * nodes[i + 1];
+  }
+  return { nodes, weights };
+}
+
 export const integratedGradients: ExplainMethod = {
   name: 'integrated-gradients',
   aliases: ['ig'],
@@ -55,7 +90,7 @@ export const integratedGradients: ExplainMethod = {
     const H = model.config.hiddenSize;
     const V = context.logits().shape[2];
     const e = F.noGrad(() => model.embed(ids, 1, L)); // [1, L, H]
-    const { nodes, weights } = gaussLegendre(m);
+    const { nodes, weights } = integrationRule(m);
     const meanGrad = new Float64Array(L * H);
     for (let start = 0; start < m; start += BATCH) {
       const B = Math.min(BATCH, m - start);
