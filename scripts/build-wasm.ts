@@ -29,6 +29,7 @@ export interface WasmModuleSpec {
 export const MODULES: readonly WasmModuleSpec[] = [
   { name: 'gemm', sources: ['assembly/gemm.ts'], output: 'src/core/kernels/wasm/gemm-binary.ts', prefix: 'GEMM' },
   { name: 'ssm', sources: ['assembly/ssm.ts'], output: 'src/core/kernels/wasm/ssm-binary.ts', prefix: 'SSM' },
+  { name: 'implicit', sources: ['assembly/implicit.ts'], output: 'src/core/kernels/wasm/implicit-binary.ts', prefix: 'IMPLICIT' },
 ];
 
 /** -O3 speed, no runtime (the kernels never allocate), fixed-width SIMD only (no relaxed-simd: Node 20 lacks it). */

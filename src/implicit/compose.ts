@@ -1,8 +1,46 @@
 /**
  * Assembling H^c = diag(gate)·(core + skip·I)·diag(act)·M for one channel (or one row of it),
  * per variant, from a family's decomposition. Matrices are L×L row-major Float64Arrays.
+ *
+ * Two implementations with the same results: the plain JS below (channelMatrix, channelRow:
+ * the reference), and the WebAssembly SIMD band builders (src/core/kernels/wasm/implicit-wasm.ts)
+ * for decompositions whose family recorded its core as data (withKernelCore): every core
+ * matrix, and `fusedMatrices`, which builds or reduces the full matrices of many channels in
+ * one pass. IATTN_KERNELS=js (the gemm backend switch, src/core/kernels/gemm.ts) forces the JS.
  */
+import { gemmBackend } from '../core/kernels/gemm.js';
+import { implicitWasmReady, runFused, wasmCoreMatrix } from '../core/kernels/wasm/implicit-wasm.js';
+import type { FusedEntry, FusedMode, KernelCore } from '../core/kernels/wasm/implicit-wasm.js';
+import type { FloatArray } from '../core/index.js';
 import type { RecurrentDecomposition, Variant } from './decomposition.js';
+
+const kernelCores = new WeakMap<RecurrentDecomposition, KernelCore>();
+
+/** Whether implicit attention is built by the WASM kernels now (backend not 'js', module loaded). */
+export function wasmBuilders(): boolean {
+  return gemmBackend() !== 'js' && implicitWasmReady();
+}
+
+/**
+ * Records a family's core as data for the WASM builders and routes d.coreMatrix to them (the
+ * family's JS coreMatrix stays the reference and the fallback). Returns d.
+ */
+export function withKernelCore(d: RecurrentDecomposition, core: KernelCore): RecurrentDecomposition {
+  const reference = d.coreMatrix;
+  const routed: RecurrentDecomposition = {
+    ...d,
+    coreMatrix: (b, k, out) => {
+      if (!(wasmBuilders() && wasmCoreMatrix(core, d.length, b, k, out))) reference(b, k, out);
+    },
+  };
+  kernelCores.set(routed, core);
+  return routed;
+}
+
+/** The core of d as data, if its family recorded one. */
+export function kernelCoreOf(d: RecurrentDecomposition): KernelCore | undefined {
+  return kernelCores.get(d);
+}
 
 /** How many matrices a variant has: one per channel, or one per core for `hidden`. */
 export function matrixCount(d: RecurrentDecomposition, variant: Variant): number {
@@ -142,4 +180,41 @@ function computeCore(d: RecurrentDecomposition, b: number, k: number): Float64Ar
   const out = new Float64Array(d.length * d.length);
   d.coreMatrix(b, k, out);
   return out;
+}
+
+/** Output matrices of a fused pass: the channels (cores for `hidden`) each one combines, and how. */
+export interface FusedGroup {
+  members: readonly number[];
+  /** write: the one member's H; sum / abs / positive: Σ H / |H| / max(H, 0) over members, divided by their count. */
+  mode: FusedMode;
+}
+
+/**
+ * The full matrices of `groups` of batch b built by the WASM band kernels: group g into
+ * out[outBase + g·L·L …]; with `bias` [B, L, C], also every channel's exact bias (zero
+ * without a conv bias). Returns false, doing nothing, when d has no kernel core or the
+ * kernels are off or unavailable; the caller then uses channelMatrix / channelBias.
+ */
+export function fusedMatrices(d: RecurrentDecomposition, b: number, variant: Variant, groups: readonly FusedGroup[], out: FloatArray, outBase: number, bias: FloatArray | null): boolean {
+  const core = kernelCores.get(d);
+  if (core === undefined || !wasmBuilders()) return false;
+  const entries: FusedEntry[] = [];
+  groups.forEach(({ members, mode }, target) => {
+    for (const c of members) {
+      const f = factors(d, variant, c);
+      entries.push({ core: f.core, channel: c, skip: f.skip, gate: f.gate, act: f.act, conv: f.conv, target, mode, weight: 1 / members.length, bias: false, biasSkip: 0 });
+    }
+  });
+  if (bias !== null && d.convBias !== null) {
+    // The exact bias of every channel: on an entry of the exact variant, or a bias-only entry.
+    const exact = variant === 'exact' ? new Map(entries.map((e) => [e.channel, e])) : new Map<number, FusedEntry>();
+    for (let c = 0; c < d.channels; c++) {
+      const f = factors(d, 'exact', c);
+      const e = exact.get(c);
+      if (e !== undefined) Object.assign(e, { bias: true, biasSkip: f.skip });
+      else entries.push({ core: f.core, channel: c, skip: 0, gate: false, act: false, conv: false, target: -1, mode: 'write', weight: 0, bias: true, biasSkip: f.skip });
+    }
+  }
+  const layer = { batch: d.batch, length: d.length, channels: d.channels, core, gate: d.gate, act: d.act, conv: d.convWeight, convK: d.convK, convBias: d.convBias };
+  return runFused(layer, b, entries, { out, outBase, bias });
 }

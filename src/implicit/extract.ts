@@ -5,7 +5,9 @@
  */
 import { allocate, ShapeError } from '../core/index.js';
 import type { DType, FloatArray } from '../core/index.js';
-import { channelBias, channelMatrix, channelRow, CoreCache, matrixCount, rowBias } from './compose.js';
+import type { FusedMode } from '../core/kernels/wasm/implicit-wasm.js';
+import { channelBias, channelMatrix, channelRow, CoreCache, fusedMatrices, matrixCount, rowBias } from './compose.js';
+import type { FusedGroup } from './compose.js';
 import type { AnyLayerDecomposition, NonCausalDecomposition, RecurrentDecomposition, Variant } from './decomposition.js';
 
 /**
@@ -63,8 +65,9 @@ export function extract(d: AnyLayerDecomposition, options: ExtractOptions): Extr
   }
   const groups = outputGroups(d, options, selected);
   const perMatrix = options.row === undefined ? L * L : L;
-  // The result plus two float64 scratch matrices (or rows): the channel being built and the cached core.
-  const bytes = d.batch * groups.length * perMatrix * (dtype === 'float64' ? 8 : 4) + 2 * perMatrix * 8;
+  // The result plus three float64 scratch matrices (or rows): the channel being built, the
+  // cached core and the group's sum (the WASM builders need less: bands of rows).
+  const bytes = d.batch * groups.length * perMatrix * (dtype === 'float64' ? 8 : 4) + 3 * perMatrix * 8;
   const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   if (bytes > budget) {
     throw new MemoryBudgetError(
@@ -73,24 +76,43 @@ export function extract(d: AnyLayerDecomposition, options: ExtractOptions): Extr
     );
   }
   const out = allocate(dtype, d.batch * groups.length * perMatrix);
+  const shape = options.reduce === 'mean' || options.reduce === 'mean-abs' || options.reduce === 'mean-positive' ? [d.batch] : [d.batch, groups.length];
+  const result: Extraction = { shape: options.row === undefined ? [...shape, L, L] : [...shape, L], data: out };
+  const withBias = d.kind !== 'attention' && options.variant === 'exact' && options.row === undefined;
+  if (d.kind === 'recurrent' && options.row === undefined) {
+    // Full matrices by the WASM band builders, where the family's core has a kernel.
+    const bias = withBias ? allocate(dtype, d.batch * L * d.channels) : null;
+    const fused: FusedGroup[] = groups.map((members) => ({ members, mode: fusedMode(options.reduce, members.length) }));
+    let done = true;
+    for (let b = 0; b < d.batch && done; b++) done = fusedMatrices(d, b, options.variant, fused, out, b * groups.length * perMatrix, bias);
+    if (done) return bias === null ? result : { ...result, bias };
+  }
   const buffer = new Float64Array(perMatrix);
+  const sum = new Float64Array(perMatrix);
   const cache = d.kind === 'recurrent' ? new CoreCache(d, options.row) : null;
   for (let b = 0; b < d.batch; b++) {
     groups.forEach((members, g) => {
-      const target = (b * groups.length + g) * perMatrix;
+      // Each group is summed in float64 and stored once (in the output dtype).
+      sum.fill(0);
       for (const c of members) {
         matrixOf(d, b, c, options, buffer, cache);
         const weight = 1 / members.length;
-        if (options.reduce === 'mean-abs') for (let i = 0; i < perMatrix; i++) out[target + i] += weight * Math.abs(buffer[i]);
-        else if (options.reduce === 'mean-positive') for (let i = 0; i < perMatrix; i++) out[target + i] += weight * Math.max(0, buffer[i]);
-        else for (let i = 0; i < perMatrix; i++) out[target + i] += weight * buffer[i];
+        if (options.reduce === 'mean-abs') for (let i = 0; i < perMatrix; i++) sum[i] += weight * Math.abs(buffer[i]);
+        else if (options.reduce === 'mean-positive') for (let i = 0; i < perMatrix; i++) sum[i] += weight * Math.max(0, buffer[i]);
+        else for (let i = 0; i < perMatrix; i++) sum[i] += weight * buffer[i];
       }
+      out.set(sum, (b * groups.length + g) * perMatrix);
     });
   }
-  const shape = options.reduce === 'mean' || options.reduce === 'mean-abs' || options.reduce === 'mean-positive' ? [d.batch] : [d.batch, groups.length];
-  const result: Extraction = { shape: options.row === undefined ? [...shape, L, L] : [...shape, L], data: out };
-  if (d.kind !== 'attention' && options.variant === 'exact' && options.row === undefined) result.bias = biasOf(d, cache, dtype);
+  if (withBias) result.bias = biasOf(d as RecurrentDecomposition | NonCausalDecomposition, cache, dtype);
   return result;
+}
+
+/** How a fused pass combines a group: one member's H as it is (signed reductions), or the reduction's sum. */
+function fusedMode(reduce: Reduce, members: number): FusedMode {
+  if (reduce === 'mean-abs') return 'abs';
+  if (reduce === 'mean-positive') return 'positive';
+  return members === 1 ? 'write' : 'sum';
 }
 
 /** Which source matrices are averaged into each output matrix. */

@@ -1,6 +1,7 @@
 /** Small helpers shared by the per-family decompositions. */
 import * as F from '../../core/index.js';
 import type { FloatArray, Tensor } from '../../core/index.js';
+import type { DecayCore } from '../../core/kernels/wasm/implicit-wasm.js';
 
 /** σ(c) elementwise: the activation silu(c) = σ(c)·c folded as a diagonal (paper §3). */
 export function sigmoidOf(convPre: Tensor): FloatArray {
@@ -41,5 +42,8 @@ export function decayingCore(L: number, C: number, logDecay: FloatArray, weight:
     }
   }
 
-  return { coreRow, coreMatrix };
+  /** The same core as data, for the WASM builders. */
+  const kernel: DecayCore = { kind: 'decay', C, logDecay, weight };
+
+  return { coreRow, coreMatrix, kernel };
 }

@@ -9,6 +9,7 @@
  */
 import type { Tensor } from '../../core/index.js';
 import type { GatedAttentionInternals } from '../../models/gla.js';
+import { withKernelCore } from '../compose.js';
 import type { RecurrentDecomposition } from '../decomposition.js';
 import { dims3 } from './common.js';
 
@@ -54,7 +55,7 @@ export function gatedLinearAttentionDecomposition(mixer: string, m: GatedAttenti
     }
   }
 
-  return {
+  return withKernelCore({
     kind: 'recurrent',
     mixer,
     batch,
@@ -74,5 +75,5 @@ export function gatedLinearAttentionDecomposition(mixer: string, m: GatedAttenti
     preOut: m.preOut,
     channelsPerHead: m.headVDim,
     projectOutput,
-  };
+  }, { kind: 'gla', heads, dk, q, k, logDecay });
 }

@@ -15,6 +15,7 @@
  */
 import type { Tensor } from '../../core/index.js';
 import type { HgrnInternals } from '../../models/hgrn.js';
+import { withKernelCore } from '../compose.js';
 import type { RecurrentDecomposition } from '../decomposition.js';
 import { decayingCore, dims3 } from './common.js';
 
@@ -24,9 +25,9 @@ export function hgrnDecomposition(m: HgrnInternals, projectOutput: (preOut: Tens
   const logDecay = m.logDecay.data;
   const inputGate = m.inputGate.data;
 
-  const { coreRow, coreMatrix } = decayingCore(L, E, logDecay, inputGate);
+  const { coreRow, coreMatrix, kernel } = decayingCore(L, E, logDecay, inputGate);
 
-  return {
+  return withKernelCore({
     kind: 'recurrent',
     mixer: 'hgrn',
     batch,
@@ -46,5 +47,5 @@ export function hgrnDecomposition(m: HgrnInternals, projectOutput: (preOut: Tens
     preOut: m.preOut,
     channelsPerHead: 1,
     projectOutput,
-  };
+  }, kernel);
 }

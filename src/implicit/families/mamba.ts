@@ -7,6 +7,7 @@ import * as F from '../../core/index.js';
 import type { Tensor } from '../../core/index.js';
 import type { MambaInternals } from '../../models/mamba.js';
 import { selectiveScan } from '../../scans/selective-scan.js';
+import { withKernelCore } from '../compose.js';
 import type { RecurrentDecomposition } from '../decomposition.js';
 import { dims3, sigmoidOf } from './common.js';
 
@@ -55,7 +56,7 @@ export function mambaDecomposition(mixer: string, m: MambaInternals, projectOutp
     }
   }
 
-  return {
+  return withKernelCore({
     kind: 'recurrent',
     mixer,
     batch,
@@ -75,5 +76,5 @@ export function mambaDecomposition(mixer: string, m: MambaInternals, projectOutp
     preOut,
     channelsPerHead: 1,
     projectOutput,
-  };
+  }, { kind: 's6', D, N, delta, A, B: Bm, C: Cm });
 }

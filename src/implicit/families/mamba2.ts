@@ -6,6 +6,7 @@
 import * as F from '../../core/index.js';
 import type { Tensor } from '../../core/index.js';
 import type { Mamba2Internals } from '../../models/mamba2.js';
+import { withKernelCore } from '../compose.js';
 import type { RecurrentDecomposition } from '../decomposition.js';
 import { dims3, sigmoidOf } from './common.js';
 
@@ -52,7 +53,7 @@ export function mamba2Decomposition(m: Mamba2Internals, projectOutput: (preOut: 
     }
   }
 
-  return {
+  return withKernelCore({
     kind: 'recurrent',
     mixer: 'mamba2',
     batch,
@@ -72,5 +73,5 @@ export function mamba2Decomposition(m: Mamba2Internals, projectOutput: (preOut: 
     preOut: F.noGrad(() => F.mul(m.normGain, m.y)),
     channelsPerHead: P,
     projectOutput,
-  };
+  }, { kind: 'ssd', heads, groups: G, N, dt, A, B: Bm, C: Cm });
 }

@@ -8,6 +8,7 @@
 import * as F from '../../core/index.js';
 import type { LocalAttention } from '../../models/local-attention.js';
 import type { RecurrentBlock } from '../../models/recurrent-gemma.js';
+import { withKernelCore } from '../compose.js';
 import type { AttentionDecomposition, RecurrentDecomposition } from '../decomposition.js';
 import { decayingCore, dims3 } from './common.js';
 
@@ -17,9 +18,9 @@ export function rglruDecomposition(block: RecurrentBlock, x: F.Tensor): Recurren
   const logA = m.logA.data;
   const inputScale = F.noGrad(() => F.mul(m.inputGate, m.m)).data; // i_s · m_s
 
-  const { coreRow, coreMatrix } = decayingCore(L, W, logA, inputScale);
+  const { coreRow, coreMatrix, kernel } = decayingCore(L, W, logA, inputScale);
 
-  return {
+  return withKernelCore({
     kind: 'recurrent',
     mixer: 'rglru',
     batch,
@@ -39,7 +40,7 @@ export function rglruDecomposition(block: RecurrentBlock, x: F.Tensor): Recurren
     preOut: F.noGrad(() => F.mul(m.gate, m.h)),
     channelsPerHead: 1,
     projectOutput: (preOut) => block.projectOutput(preOut),
-  };
+  }, kernel);
 }
 
 export function localAttentionDecomposition(attention: LocalAttention, x: F.Tensor): AttentionDecomposition {

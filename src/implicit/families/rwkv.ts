@@ -6,6 +6,7 @@
 import * as F from '../../core/index.js';
 import type { Tensor } from '../../core/index.js';
 import type { RwkvInternals } from '../../models/rwkv.js';
+import { withKernelCore } from '../compose.js';
 import type { RecurrentDecomposition } from '../decomposition.js';
 import { dims3 } from './common.js';
 
@@ -69,7 +70,7 @@ export function rwkvDecomposition(m: RwkvInternals, projectOutput: (preOut: Tens
     }
   }
 
-  return {
+  return withKernelCore({
     kind: 'recurrent',
     mixer: 'rwkv',
     batch,
@@ -89,5 +90,5 @@ export function rwkvDecomposition(m: RwkvInternals, projectOutput: (preOut: Tens
     preOut: F.noGrad(() => F.mul(m.r, m.wkv)),
     channelsPerHead: 1,
     projectOutput,
-  };
+  }, { kind: 'wkv', C, k, decay, bonus });
 }
