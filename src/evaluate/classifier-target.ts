@@ -10,29 +10,22 @@
  * so row L − 1 is exactly the classifier's output, and an explanation target
  * {position: L − 1, token: c} is the class logit c. Everything else (embeddings, layers,
  * traces, decompositions, gradients) is the backbone's own: ExplainContext, every method and
- * the perturbation scorer work on it as on a language model. (The backbone's LM head still
- * runs inside `forward` and is ignored.)
+ * the perturbation scorer work on it as on a language model. (The backbone's LM head never runs.)
  */
 import * as F from '../core/index.js';
 import type { Tensor } from '../core/index.js';
-import type { DecoderLM, Trace } from '../models/index.js';
+import type { DecoderLM } from '../models/index.js';
 import type { ClassifierHead } from '../train/classifier.js';
 import { EvaluationError } from './metrics.js';
 
 export function classifierAsLM(model: DecoderLM, head: ClassifierHead): DecoderLM {
   const H = model.config.hiddenSize;
   if (head.weight.shape[1] !== H) throw new EvaluationError(`the classifier head reads ${head.weight.shape[1]} features but the model's hidden size is ${H}`);
-  const key = `hidden_states.${model.numLayers}`;
-  // Inherits every method and field of `model`; only `forward` (and through it forwardIds) changes.
+  // Inherits every method and field of `model`; only the head changes (forward, forwardAt and
+  // forwardIds go through it).
   const wrapped = Object.create(model) as DecoderLM;
-  Object.defineProperty(wrapped, 'forward', {
-    value(embeds: Tensor, trace?: Trace): Tensor {
-      const t: Trace = trace ?? new Map();
-      model.forward(embeds, t);
-      const normed = t.get(key); // [B, L, H]
-      if (normed === undefined) throw new EvaluationError('classifierAsLM: the model did not report its final hidden state');
-      return F.linear(normed, head.weight, head.bias); // [B, L, C]
-    },
+  Object.defineProperty(wrapped, 'head', {
+    value: (normed: Tensor): Tensor => F.linear(normed, head.weight, head.bias), // [..., C]
   });
   return wrapped;
 }

@@ -123,9 +123,10 @@ export interface Scored {
 export type Scorer = (inputs: readonly ModelInput[], index: number) => Scored;
 
 /**
- * A scorer over a model whose `forwardIds` gives logits [B, L, C] (an LM: C = V; a classifier
- * wrapped by `classifierAsLM`: C = classes): softmax of row `position`. Inputs are grouped by
- * length and run in batches of `batchSize` (no gradients).
+ * A scorer over a model whose head gives C outputs (an LM: C = V; a classifier wrapped by
+ * `classifierAsLM`: C = classes): softmax of the logits at `position` (`forwardAt`: the head
+ * runs on that row only). Inputs are grouped by length and run in batches of `batchSize`
+ * (no gradients).
  */
 export function modelScorer(model: DecoderLM, batchSize = 20): Scorer {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new EvaluationError(`batch size should be a positive integer, got ${batchSize}`);
@@ -144,11 +145,11 @@ export function modelScorer(model: DecoderLM, batchSize = 20): Scorer {
         const B = chunk.length;
         const ids = new Int32Array(B * L);
         chunk.forEach((i, b) => ids.set(inputs[i].ids, b * L));
-        const logits = F.noGrad(() => model.forwardIds(ids, B, L)); // [B, L, C]
-        const C = logits.shape[2];
+        const logits = F.noGrad(() => model.forwardAt(model.embed(ids, B, L), chunk.map((i) => inputs[i].position))); // [B, C]
+        const C = logits.shape[1];
         if (!(index >= 0 && index < C)) throw new EvaluationError(`scored index ${index} is outside the model's ${C} outputs`);
         chunk.forEach((i, b) => {
-          const row = logits.data.subarray((b * L + inputs[i].position) * C, (b * L + inputs[i].position + 1) * C);
+          const row = logits.data.subarray(b * C, (b + 1) * C);
           let m = -Infinity;
           let arg = 0;
           for (let c = 0; c < C; c++) if (row[c] > m) [m, arg] = [row[c], c];

@@ -130,6 +130,27 @@ export class DecoderLM {
 
   /** Logits [B, L, V] from embeddings [B, L, H]; fills `trace` with fixture-named intermediates. */
   forward(embeds: Tensor, trace?: Trace): Tensor {
+    return this.head(this.hidden(embeds, trace));
+  }
+
+  /**
+   * Logits [B, C] of one position per sequence, positions[b] — the head runs on those rows
+   * only (what scoring perturbed inputs needs; the LM head is most of a small model's work).
+   */
+  forwardAt(embeds: Tensor, positions: ArrayLike<number>): Tensor {
+    const [B, L, H] = embeds.shape;
+    if (positions.length !== B) throw new ShapeError(`forwardAt: ${positions.length} positions for a batch of ${B}`);
+    const normed = this.hidden(embeds);
+    const rows = new Int32Array(B);
+    for (let b = 0; b < B; b++) {
+      if (!(Number.isInteger(positions[b]) && positions[b] >= 0 && positions[b] < L)) throw new ShapeError(`forwardAt: position ${positions[b]} is outside [0, ${L})`);
+      rows[b] = b * L + positions[b];
+    }
+    return this.head(F.embedding(F.reshape(normed, [B * L, H]), rows, [B])); // rows of normed: [B, H]
+  }
+
+  /** The final-norm hidden states [B, L, H] (`hidden_states.{numLayers}`) from embeddings [B, L, H]. */
+  hidden(embeds: Tensor, trace?: Trace): Tensor {
     let h = this.scaleEmbeddings(embeds);
     const layers = this.parts.layers;
     const inputsConvention = this.parts.hiddenStates === 'layer-inputs';
@@ -149,7 +170,7 @@ export class DecoderLM {
     });
     const normed = this.parts.finalNorm(h);
     trace?.set(`hidden_states.${layers.length}`, normed);
-    return this.logits(normed);
+    return normed;
   }
 
   /** Logits [B, L, V] for token ids. */
@@ -175,7 +196,7 @@ export class DecoderLM {
         });
         if (layer.after) h = layer.after(h);
       });
-      return this.logits(this.parts.finalNorm(h));
+      return this.head(this.parts.finalNorm(h));
     });
   }
 
@@ -184,7 +205,8 @@ export class DecoderLM {
     return s === undefined ? embeds : F.scale(embeds, s);
   }
 
-  private logits(normed: Tensor): Tensor {
+  /** The output head: final-norm hidden states [..., H] → logits [..., V] (soft-capped where the family does). */
+  head(normed: Tensor): Tensor {
     const logits = F.linear(normed, this.parts.head);
     const cap = this.parts.logitSoftCap;
     return cap === undefined ? logits : F.scale(F.tanh(F.scale(logits, 1 / cap)), cap);

@@ -105,6 +105,10 @@ describe('classifier target', () => {
     expect(rows.shape).toEqual([1, L, 3]);
     const direct = classifierLogits(model, head, ids, 1, L);
     for (let c = 0; c < 3; c++) expect(rows.data[(L - 1) * 3 + c]).toBeCloseTo(direct.data[c], 12);
+    // forwardAt (what the perturbation scorer runs) applies the class head to the asked row only.
+    const at = wrapped.forwardAt(model.embed(ids, 1, L), [L - 1]);
+    expect(at.shape).toEqual([1, 3]);
+    for (let c = 0; c < 3; c++) expect(at.data[c]).toBeCloseTo(direct.data[c], 12);
     const context = new ExplainContext(wrapped, ids);
     const target = context.target();
     expect(target.position).toBe(L - 1);
