@@ -324,6 +324,104 @@ function scanBackward<T>(T_: i32, Dp: i32, N: i32, u: usize, dt: usize, At: usiz
   }
 }
 
+/** Two consecutive T values at p as f64x2. */
+// @ts-ignore: decorator
+@inline function loadPair<T>(p: usize): v128 {
+  if (sizeof<T>() == 4) return f64x2.promote_low_f32x4(v128.load64_zero(p));
+  return v128.load(p);
+}
+
+export function scan_step_f32(D: i32, N: i32, u: usize, dt: usize, A: usize, bm: usize, cm: usize, ds: usize, h: usize, y: usize): void {
+  scanStep<f32>(D, N, u, dt, A, bm, cm, ds, h, y);
+}
+
+export function scan_step_f64(D: i32, N: i32, u: usize, dt: usize, A: usize, bm: usize, cm: usize, ds: usize, h: usize, y: usize): void {
+  scanStep<f64>(D, N, u, dt, A, bm, cm, ds, h, y);
+}
+
+/**
+ * One time step of one sequence for generation (no gradient), as the JS `advance`: the state
+ * h [D, N] is float64 whatever T (it belongs to the caller, selectiveScanState), and so is the
+ * arithmetic; u, dt, y [D], A [D, N], bm, cm [N], ds [D] are T. Vectorised along N (f64x2).
+ */
+function scanStep<T>(D: i32, N: i32, u: usize, dt: usize, A: usize, bm: usize, cm: usize, ds: usize, h: usize, y: usize): void {
+  const S = <usize>sizeof<T>();
+  const N2 = N & ~1;
+  for (let d = 0; d < D; d++) {
+    const dtd = <f64>load<T>(dt + <usize>d * S);
+    const x = <f64>load<T>(u + <usize>d * S);
+    const dtv = f64x2.splat(dtd);
+    const dtx = f64x2.splat(dtd * x);
+    const row = <usize>(d * N);
+    let acc = f64x2.splat(0);
+    for (let n = 0; n < N2; n += 2) {
+      const k = row + <usize>n;
+      const e = expv<f64>(f64x2.mul(dtv, loadPair<T>(A + k * S)));
+      const hv = f64x2.add(f64x2.mul(e, v128.load(h + k * 8)), f64x2.mul(dtx, loadPair<T>(bm + <usize>n * S)));
+      v128.store(h + k * 8, hv);
+      acc = f64x2.add(acc, f64x2.mul(loadPair<T>(cm + <usize>n * S), hv));
+    }
+    let sum = hsum<f64>(acc);
+    if (N2 < N) {
+      const k = row + <usize>N2;
+      const hn = exps(dtd * <f64>load<T>(A + k * S)) * load<f64>(h + k * 8) + dtd * x * <f64>load<T>(bm + <usize>N2 * S);
+      store<f64>(h + k * 8, hn);
+      sum += <f64>load<T>(cm + <usize>N2 * S) * hn;
+    }
+    store<T>(y + <usize>d * S, <T>(sum + <f64>load<T>(ds + <usize>d * S) * x));
+  }
+}
+
+export function ssd_step_f32(Hd: i32, P: i32, G: i32, N: i32, x: usize, dt: usize, A: usize, bm: usize, cm: usize, dsk: usize, S: usize, y: usize): void {
+  ssdStep<f32>(Hd, P, G, N, x, dt, A, bm, cm, dsk, S, y);
+}
+
+export function ssd_step_f64(Hd: i32, P: i32, G: i32, N: i32, x: usize, dt: usize, A: usize, bm: usize, cm: usize, dsk: usize, S: usize, y: usize): void {
+  ssdStep<f64>(Hd, P, G, N, x, dt, A, bm, cm, dsk, S, y);
+}
+
+/**
+ * One SSD step of one sequence for generation (no gradient): with the state S [Hd, P, N] (T,
+ * the layout of ssdStep's state tensor) updated in place,
+ *   S_h ← e^{A_h Δ_h} S_h + Δ_h x_h B_gᵀ,   y_h = S_h C_g + Dskip_h x_h
+ * for x, y [Hd, P], dt [Hd], bm, cm [G, N]. Vectorised along N.
+ */
+function ssdStep<T>(Hd: i32, P: i32, G: i32, N: i32, x: usize, dt: usize, A: usize, bm: usize, cm: usize, dsk: usize, S: usize, y: usize): void {
+  const E = <usize>sizeof<T>();
+  const V = lanes<T>();
+  const hpg = Hd / G;
+  for (let h = 0; h < Hd; h++) {
+    const d = <f64>load<T>(dt + <usize>h * E);
+    const decay = exps(<f64>load<T>(A + <usize>h * E) * d);
+    const Dh = <f64>load<T>(dsk + <usize>h * E);
+    const g = h / hpg;
+    const b = bm + <usize>(g * N) * E;
+    const c = cm + <usize>(g * N) * E;
+    const dv = vsplat<T>(decay);
+    for (let p = 0; p < P; p++) {
+      const xp = <f64>load<T>(x + <usize>(h * P + p) * E);
+      const dx = vsplat<T>(d * xp);
+      const row = S + <usize>((h * P + p) * N) * E;
+      let acc = vsplat<T>(0);
+      let k = 0;
+      for (; k + V <= N; k += V) {
+        const o = <usize>k * E;
+        const v = vadd<T>(vmul<T>(dv, v128.load(row + o)), vmul<T>(dx, v128.load(b + o)));
+        v128.store(row + o, v);
+        acc = vadd<T>(acc, vmul<T>(v, v128.load(c + o)));
+      }
+      let sum = hsum<T>(acc);
+      for (; k < N; k++) {
+        const o = <usize>k * E;
+        const v = <T>(decay * <f64>load<T>(row + o) + d * xp * <f64>load<T>(b + o));
+        store<T>(row + o, v);
+        sum += <f64>(v * load<T>(c + o));
+      }
+      store<T>(y + <usize>(h * P + p) * E, <T>(sum + Dh * xp));
+    }
+  }
+}
+
 // ---- small dense products for the SSD chunks --------------------------------------------------
 //
 // Row-major operands with leading dimensions; every product accumulates into C. Vectorised

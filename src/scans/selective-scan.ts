@@ -25,7 +25,7 @@
 import { allocate, commonDType, expectRank, expectShape, isGradEnabled, record, ShapeError, shapeString, Tensor } from '../core/index.js';
 import type { FloatArray } from '../core/index.js';
 import { gemmBackend } from '../core/kernels/gemm.js';
-import { scanCheckpointLength, selectiveScanBackwardWasm, selectiveScanForwardWasm, ssmWasmReady } from '../core/kernels/wasm/ssm-wasm.js';
+import { scanCheckpointLength, selectiveScanBackwardWasm, selectiveScanForwardWasm, selectiveScanStepWasm, ssmWasmReady } from '../core/kernels/wasm/ssm-wasm.js';
 import type { ScanInputs } from '../core/kernels/wasm/ssm-wasm.js';
 
 interface ScanDims {
@@ -85,8 +85,9 @@ export function selectiveScanState(batch: number, channels: number, stateSize: n
 
 /**
  * One time step for every sequence of the batch: u, Δ [B, D], A [D, N], Bm, Cm [B, N],
- * Dskip [D], advancing `state` h [B, D, N] in place; returns y [B, D]. Runs the same kernel
- * as `selectiveScan`, so L steps equal one scan. No gradient (generation only).
+ * Dskip [D], advancing `state` h [B, D, N] in place; returns y [B, D]. The same equations as
+ * `selectiveScan` with float64 states and arithmetic (WASM or JS kernel, by the same switch), so
+ * L steps equal one scan to rounding. No gradient (generation only).
  */
 export function selectiveScanStep(u: Tensor, delta: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, Dskip: Tensor, state: Float64Array): Tensor {
   const op = 'selectiveScanStep';
@@ -104,6 +105,9 @@ export function selectiveScanStep(u: Tensor, delta: Tensor, A: Tensor, Bm: Tenso
     throw new ShapeError(`${op}: state should hold ${shapeString([B, D, N])} = ${B * D * N} values, got ${state.length}`);
   }
   const y = allocate(dtype, B * D);
+  if (gemmBackend() !== 'js' && selectiveScanStepWasm(y, state, [u.data, delta.data, A.data, Bm.data, Cm.data, Dskip.data], B, D, N)) {
+    return new Tensor(y, [B, D]);
+  }
   for (let b = 0; b < B; b++) {
     advance(state, b * D * N, u.data, delta.data, b * D, A.data, Bm.data, Cm.data, b * N, Dskip.data, y, D, N);
   }

@@ -30,7 +30,7 @@
 import { allocate, dtypeOf, shapeString, ShapeError } from '../core/dtype.js';
 import type { DType, FloatArray } from '../core/dtype.js';
 import { gemmBackend, gemmNN, gemmNT, gemmTN } from '../core/kernels/gemm.js';
-import { ssdBackwardWasm, ssdForwardWasm, ssdStatesLength, ssmWasmReady } from '../core/kernels/wasm/ssm-wasm.js';
+import { ssdBackwardWasm, ssdForwardWasm, ssdStatesLength, ssdStepWasm, ssmWasmReady } from '../core/kernels/wasm/ssm-wasm.js';
 import type { SsdKernelInputs } from '../core/kernels/wasm/ssm-wasm.js';
 import { commonDType, expectShape, isGradEnabled, record, Tensor } from '../core/tensor.js';
 
@@ -467,7 +467,8 @@ function ssdBackward(grads: SsdGrads, gy: FloatArray, inp: SsdInputs, states: Fl
 
 /**
  * One recurrent step for generation (inference only, no graph): with state S [B, Hd, P, N]
- * updated in place, S ← exp(A Δ) S + Δ x Bᵀ and y = S C + Dskip x.
+ * updated in place, S ← exp(A Δ) S + Δ x Bᵀ and y = S C + Dskip x (the WASM kernel, or the
+ * JS loop below under IATTN_KERNELS=js).
  * x [B, Hd, P], dt [B, Hd], A [Hd], Bm/Cm [B, G, N], Dskip [Hd], state [B, Hd, P, N] → y [B, Hd, P].
  */
 export function ssdStep(x: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor, Dskip: Tensor, state: Tensor): Tensor {
@@ -485,6 +486,7 @@ export function ssdStep(x: Tensor, dt: Tensor, A: Tensor, Bm: Tensor, Cm: Tensor
   const headsPerGroup = Hd / G;
   const [xd, dtd, Ad, Bd, Cd, Dd, S] = [x.data, dt.data, A.data, Bm.data, Cm.data, Dskip.data, state.data];
   const y = allocate(dtype, x.size);
+  if (gemmBackend() !== 'js' && ssdStepWasm(y, S, [xd, dtd, Ad, Bd, Cd, Dd], B, Hd, P, G, N)) return new Tensor(y, x.shape);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < Hd; h++) {
       const d = dtd[b * Hd + h];

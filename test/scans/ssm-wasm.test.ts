@@ -14,8 +14,8 @@ import type { GemmBackendMode } from '../../src/core/kernels/gemm.js';
 import { SSM_WASM_COMPILER_VERSION, SSM_WASM_SHA256, SSM_WASM_SOURCE_SHA256 } from '../../src/core/kernels/wasm/ssm-binary.js';
 import { expWasm, SCAN_CHUNK, ssmWasmBytes, ssmWasmReady } from '../../src/core/kernels/wasm/ssm-wasm.js';
 import { simdSupported } from '../../src/core/kernels/wasm/runtime.js';
-import { selectiveScan } from '../../src/scans/selective-scan.js';
-import { ssd } from '../../src/scans/ssd.js';
+import { selectiveScan, selectiveScanState, selectiveScanStep } from '../../src/scans/selective-scan.js';
+import { ssd, ssdStep } from '../../src/scans/ssd.js';
 import { bytesHash, compileWasm, sourceHash } from '../../scripts/build-wasm.js';
 import { relativeError } from '../helpers/ops.js';
 
@@ -178,6 +178,57 @@ describe.skipIf(!simdSupported())('WASM SSD vs the JS kernels', () => {
     expect(Number.isNaN(y[s * row])).toBe(true);
     expect(Number.isNaN(y[(sizes.L - 1) * row])).toBe(true);
   });
+});
+
+/** Time step t of a [B, L, ...] tensor as [B, ...]. */
+function at(t: Tensor, s: number): Tensor {
+  return F.reshape(F.slice(t, 1, s, s + 1), [t.shape[0], ...t.shape.slice(2)]);
+}
+
+describe.skipIf(!simdSupported())('WASM one-token steps vs the JS kernels', () => {
+  for (const dtype of DTYPES) {
+    it(`selectiveScanStep ${dtype}: outputs and float64 states over L steps, odd D and N`, () => {
+      for (const [B, L, D, N] of [
+        [2, 9, 5, 3],
+        [1, 4, 7, 16],
+        [1, 3, 1, 1],
+      ]) {
+        const [u, delta, A, Bm, Cm, Ds] = scanInputs(new Random(B * 10 + N), B, L, D, N, dtype);
+        const states = { js: selectiveScanState(B, D, N), wasm: selectiveScanState(B, D, N) };
+        for (let t = 0; t < L; t++) {
+          const y: Record<string, Tensor> = {};
+          for (const mode of ['js', 'wasm'] as const) {
+            const old = setGemmBackend(mode);
+            y[mode] = selectiveScanStep(at(u, t), at(delta, t), A, at(Bm, t), at(Cm, t), Ds, states[mode]);
+            setGemmBackend(old);
+          }
+          expect(relativeError(y.wasm.data, y.js.data), `y, t = ${t}, D=${D} N=${N}`).toBeLessThan(dtype === 'float32' ? 1e-6 : 1e-13);
+          expect(relativeError(states.wasm, states.js), `state, t = ${t}, D=${D} N=${N}`).toBeLessThan(1e-13);
+        }
+      }
+    });
+
+    it(`ssdStep ${dtype}: outputs and states over L steps, odd P and N, groups`, () => {
+      for (const sizes of [
+        { B: 2, L: 6, Hd: 4, P: 3, G: 2, N: 5, Q: 4 },
+        { B: 1, L: 4, Hd: 3, P: 8, G: 1, N: 16, Q: 4 },
+      ]) {
+        const { B, L, Hd, P, N } = sizes;
+        const [x, dt, A, Bm, Cm, Ds] = ssdInputs(new Random(L * 7 + N), sizes, dtype);
+        const states = { js: Tensor.zeros([B, Hd, P, N], dtype), wasm: Tensor.zeros([B, Hd, P, N], dtype) };
+        for (let t = 0; t < L; t++) {
+          const y: Record<string, Tensor> = {};
+          for (const mode of ['js', 'wasm'] as const) {
+            const old = setGemmBackend(mode);
+            y[mode] = F.noGrad(() => ssdStep(at(x, t), at(dt, t), A, at(Bm, t), at(Cm, t), Ds, states[mode]));
+            setGemmBackend(old);
+          }
+          expect(relativeError(y.wasm.data, y.js.data), `y, t = ${t}`).toBeLessThan(TOLERANCE[dtype]);
+          expect(relativeError(states.wasm.data, states.js.data), `state, t = ${t}`).toBeLessThan(TOLERANCE[dtype]);
+        }
+      }
+    });
+  }
 });
 
 describe.skipIf(!simdSupported())('the kernels\' vector exp', () => {

@@ -25,6 +25,8 @@ import type { WasmMemory } from './runtime.js';
 type ScanForwardFn = (T: number, Dp: number, N: number, u: number, dt: number, At: number, bm: number, cm: number, ds: number, h: number, y: number) => void;
 type ScanBackwardFn = (T: number, Dp: number, N: number, u: number, dt: number, At: number, bm: number, cm: number, ds: number, h0: number, gy: number, adj: number, gu: number, gdt: number, gA: number, gD: number, gb: number, gc: number, work: number) => void;
 type SsdForwardFn = (n: number, Hd: number, P: number, G: number, N: number, x: number, dt: number, A: number, bm: number, cm: number, dsk: number, S: number, y: number, hasIn: number, hasOut: number, work: number) => void;
+type ScanStepFn = (D: number, N: number, u: number, dt: number, A: number, bm: number, cm: number, ds: number, h: number, y: number) => void;
+type SsdStepFn = (Hd: number, P: number, G: number, N: number, x: number, dt: number, A: number, bm: number, cm: number, dsk: number, S: number, y: number) => void;
 type SsdBackwardFn = (n: number, Hd: number, P: number, G: number, N: number, x: number, dt: number, A: number, bm: number, cm: number, dsk: number, Sin: number, dS: number, gy: number, gx: number, gdt: number, gA: number, gb: number, gc: number, gD: number, hasIn: number, hasOut: number, work: number) => void;
 
 interface SsmExports {
@@ -42,6 +44,10 @@ interface SsmExports {
   ssd_fwd_f64: SsdForwardFn;
   ssd_bwd_f32: SsdBackwardFn;
   ssd_bwd_f64: SsdBackwardFn;
+  scan_step_f32: ScanStepFn;
+  scan_step_f64: ScanStepFn;
+  ssd_step_f32: SsdStepFn;
+  ssd_step_f64: SsdStepFn;
 }
 
 /** First byte the calls may use (64-byte aligned heap base). */
@@ -70,6 +76,11 @@ export function ssmWasmUnavailableReason(): string {
 
 let f32 = new Float32Array(0);
 let f64 = new Float64Array(0);
+
+/** The float64 view of the module's memory (valid after a `view` call of this call). */
+function view64(): Float64Array {
+  return f64;
+}
 
 /** Byte layout of one call: regions handed out from the heap base, 64-byte aligned. */
 class Layout {
@@ -430,5 +441,87 @@ export function ssdBackwardWasm(grads: readonly (FloatArray | null)[], gy: Float
   }
   if (gA !== null) for (let h = 0; h < Hd; h++) gA[h] += mem[e(more.gA) + h];
   if (gD !== null) for (let h = 0; h < Hd; h++) gD[h] += mem[e(more.gD) + h];
+  return true;
+}
+
+// ---- one-token steps (generation) -----------------------------------------------------------
+
+/**
+ * One step of the selective scan for every sequence: u, Δ, y [B, D], A [D, N], Bm, Cm [B, N],
+ * Dskip [D] (all one float type), advancing `state` [B, D, N] (float64, in place) and writing y.
+ */
+export function selectiveScanStepWasm(y: FloatArray, state: Float64Array, inputs: ScanInputs, B: number, D: number, N: number): boolean {
+  const w = ssmModule.get();
+  if (w === null) return false;
+  const [u, delta, A, Bm, Cm, Dskip] = inputs;
+  const double = y instanceof Float64Array;
+  const S = double ? 8 : 4;
+  const lay = new Layout();
+  const at = {
+    A: lay.take(D * N, S),
+    ds: lay.take(D, S),
+    u: lay.take(B * D, S),
+    dt: lay.take(B * D, S),
+    bm: lay.take(B * N, S),
+    cm: lay.take(B * N, S),
+    y: lay.take(B * D, S),
+    h: lay.take(B * D * N, 8),
+  };
+  const mem = view(w, lay.end, double);
+  const e = (byte: number) => byte / S;
+  mem.set(A, e(at.A));
+  mem.set(Dskip, e(at.ds));
+  mem.set(u, e(at.u));
+  mem.set(delta, e(at.dt));
+  mem.set(Bm, e(at.bm));
+  mem.set(Cm, e(at.cm));
+  const h = view64();
+  h.set(state, at.h / 8);
+  const kernel = double ? w.scan_step_f64 : w.scan_step_f32;
+  for (let b = 0; b < B; b++) {
+    kernel(D, N, at.u + b * D * S, at.dt + b * D * S, at.A, at.bm + b * N * S, at.cm + b * N * S, at.ds, at.h + b * D * N * 8, at.y + b * D * S);
+  }
+  state.set(h.subarray(at.h / 8, at.h / 8 + B * D * N));
+  y.set(mem.subarray(e(at.y), e(at.y) + B * D));
+  return true;
+}
+
+/**
+ * One SSD step for every sequence: x, y [B, Hd, P], dt [B, Hd], A [Hd], Bm, Cm [B, G, N],
+ * Dskip [Hd], advancing `state` [B, Hd, P, N] (same float type, in place) and writing y.
+ */
+export function ssdStepWasm(y: FloatArray, state: FloatArray, inputs: SsdKernelInputs, B: number, Hd: number, P: number, G: number, N: number): boolean {
+  const w = ssmModule.get();
+  if (w === null) return false;
+  const [x, dt, A, Bm, Cm, Dskip] = inputs;
+  const double = y instanceof Float64Array;
+  const S = double ? 8 : 4;
+  const lay = new Layout();
+  const at = {
+    A: lay.take(Hd, S),
+    dsk: lay.take(Hd, S),
+    x: lay.take(B * Hd * P, S),
+    dt: lay.take(B * Hd, S),
+    bm: lay.take(B * G * N, S),
+    cm: lay.take(B * G * N, S),
+    y: lay.take(B * Hd * P, S),
+    S: lay.take(B * Hd * P * N, S),
+  };
+  const mem = view(w, lay.end, double);
+  const e = (byte: number) => byte / S;
+  mem.set(A, e(at.A));
+  mem.set(Dskip, e(at.dsk));
+  mem.set(x, e(at.x));
+  mem.set(dt, e(at.dt));
+  mem.set(Bm, e(at.bm));
+  mem.set(Cm, e(at.cm));
+  mem.set(state, e(at.S));
+  const kernel = double ? w.ssd_step_f64 : w.ssd_step_f32;
+  const HP = Hd * P;
+  for (let b = 0; b < B; b++) {
+    kernel(Hd, P, G, N, at.x + b * HP * S, at.dt + b * Hd * S, at.A, at.bm + b * G * N * S, at.cm + b * G * N * S, at.dsk, at.S + b * HP * N * S, at.y + b * HP * S);
+  }
+  state.set(mem.subarray(e(at.S), e(at.S) + B * HP * N));
+  y.set(mem.subarray(e(at.y), e(at.y) + B * HP));
   return true;
 }
