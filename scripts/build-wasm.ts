@@ -28,6 +28,7 @@ export interface WasmModuleSpec {
 
 export const MODULES: readonly WasmModuleSpec[] = [
   { name: 'gemm', sources: ['assembly/gemm.ts'], output: 'src/core/kernels/wasm/gemm-binary.ts', prefix: 'GEMM' },
+  { name: 'rnn', sources: ['assembly/rnn.ts', 'assembly/rnn-math.ts', 'assembly/rnn-gla.ts'], output: 'src/core/kernels/wasm/rnn-binary.ts', prefix: 'RNN' },
   { name: 'ssm', sources: ['assembly/ssm.ts'], output: 'src/core/kernels/wasm/ssm-binary.ts', prefix: 'SSM' },
   { name: 'implicit', sources: ['assembly/implicit.ts'], output: 'src/core/kernels/wasm/implicit-binary.ts', prefix: 'IMPLICIT' },
 ];

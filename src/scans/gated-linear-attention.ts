@@ -21,9 +21,17 @@
  *
  * Shapes: q, k [B, L, H, K]; v [B, L, H, V]; logDecay [B, L, H, K] → o [B, L, H, V].
  * The plain step-by-step reference is `gatedLinearAttentionReference` (.reference.ts).
+ *
+ * Kernels: forward and backward run in WebAssembly SIMD (assembly/rnn-gla.ts via
+ * src/core/kernels/wasm/rnn-wasm.ts: the same chunkwise form with the state products as
+ * register-blocked float64 matrix products) unless IATTN_KERNELS=js or WebAssembly SIMD is
+ * missing; `glaForward` and `glaBackward` below are the JS kernels, the reference and fallback.
+ * Both keep the chunk-entry states [B, chunks, H, K, V] (float64) for the backward; the WASM
+ * forward keeps none when no gradient is wanted.
  */
-import { allocate, commonDType, expectRank, expectShape, record, ShapeError, shapeString, Tensor } from '../core/index.js';
+import { allocate, commonDType, expectRank, expectShape, isGradEnabled, record, ShapeError, shapeString, Tensor } from '../core/index.js';
 import type { FloatArray } from '../core/index.js';
+import { glaBackwardWasm, glaForwardWasm, rnnWasmEnabled } from '../core/kernels/wasm/rnn-wasm.js';
 
 /** Chunk length Q of the parallel form (fla's chunk size). */
 export const DEFAULT_CHUNK_SIZE = 64;
@@ -71,11 +79,18 @@ export function gatedLinearAttention(q: Tensor, k: Tensor, v: Tensor, logDecay: 
   const { B, L, H, K, V, chunks } = dims;
   const inputs: GlaInputs = { q: q.data, k: k.data, v: v.data, logDecay: logDecay.data };
   const o = allocate(q.dtype, B * L * H * V);
-  // Chunk-entry states [B, H, chunks, K, V]; entry 0 of every head stays zero.
-  const states = new Float64Array(B * H * chunks * K * V);
-  glaForward(o, states, inputs, dims);
+  const needsGrad = isGradEnabled() && [q, k, v, logDecay].some((t) => t.requiresGrad);
+  // Chunk-entry states [B, chunks, H, K, V]; entry 0 of every head stays zero.
+  const stateSize = B * chunks * H * K * V;
+  let states = needsGrad ? new Float64Array(stateSize) : null;
+  if (!(rnnWasmEnabled() && glaForwardWasm(o, states, q.data, k.data, v.data, logDecay.data, dims))) {
+    states ??= new Float64Array(stateSize); // the JS kernel keeps them as its working state
+    glaForward(o, states, inputs, dims);
+  }
   return record('gatedLinearAttention', [q, k, v, logDecay], o, [B, L, H, V], (go, gradIn) => {
-    glaBackward({ q: gradIn(0), k: gradIn(1), v: gradIn(2), logDecay: gradIn(3) }, go, inputs, states, dims);
+    const grads = { q: gradIn(0), k: gradIn(1), v: gradIn(2), logDecay: gradIn(3) };
+    if (rnnWasmEnabled() && glaBackwardWasm(grads, go, q.data, k.data, v.data, logDecay.data, states!, dims)) return;
+    glaBackward(grads, go, inputs, states!, dims);
   });
 }
 
@@ -114,7 +129,7 @@ function glaForward(o: FloatArray, states: Float64Array, inp: GlaInputs, dims: G
         const n = Math.min(Q, L - t0);
         const kBase = (b * L + t0) * kRow + h * K;
         const vBase = (b * L + t0) * vRow + h * V;
-        const sIn = ((b * H + h) * chunks + c) * KV;
+        const sIn = ((b * chunks + c) * H + h) * KV;
         localLogDecay(a, logDecay, kBase, kRow, K, n);
         stepDecays(stepDecay, logDecay, kBase, kRow, K, n);
         for (let i = 0; i < n; i++) {
@@ -144,7 +159,7 @@ function glaForward(o: FloatArray, states: Float64Array, inp: GlaInputs, dims: G
         }
         if (c + 1 < chunks) {
           // S_out = diag(e^{a_n}) S_in + Σ_s diag(e^{a_n − a_s}) k_s v_sᵀ
-          const sOut = sIn + KV;
+          const sOut = sIn + H * KV; // the same head, next chunk
           const last = (n - 1) * K;
           for (let j = 0; j < K; j++) {
             const carry = Math.exp(a[last + j]);
@@ -198,7 +213,7 @@ function glaBackward(grads: GlaGrads, go: FloatArray, inp: GlaInputs, states: Fl
         const n = Math.min(Q, L - t0);
         const kBase = (b * L + t0) * kRow + h * K;
         const vBase = (b * L + t0) * vRow + h * V;
-        const sIn = ((b * H + h) * chunks + c) * KV;
+        const sIn = ((b * chunks + c) * H + h) * KV;
         const last = (n - 1) * K;
         localLogDecay(a, logDecay, kBase, kRow, K, n);
         stepDecays(stepDecay, logDecay, kBase, kRow, K, n);

@@ -16,9 +16,14 @@
  * rounded once per step when stored.
  *
  * The plain step-by-step reference is `hgrnScanReference` (hgrn.reference.ts).
+ *
+ * Kernels: forward and backward run in WebAssembly SIMD (assembly/rnn.ts via
+ * src/core/kernels/wasm/rnn-wasm.ts) unless IATTN_KERNELS=js or WebAssembly SIMD is missing;
+ * `hgrnForward` and `hgrnBackward` below are the JS kernels, the reference and fallback.
  */
 import { allocate, commonDType, expectRank, expectShape, noGrad, record, ShapeError, shapeString, Tensor } from '../core/index.js';
 import type { FloatArray } from '../core/index.js';
+import { hgrnBackwardWasm, hgrnForwardWasm, rnnWasmEnabled } from '../core/kernels/wasm/rnn-wasm.js';
 
 interface HgrnDims {
   B: number;
@@ -44,10 +49,12 @@ export function hgrnScan(logDecay: Tensor, x: Tensor, initialState: Tensor | nul
   const { B, L, E } = dims;
   const h = allocate(logDecay.dtype, B * L * E);
   const h0 = initialState?.data ?? null;
-  hgrnForward(h, logDecay.data, x.data, h0, dims);
+  if (!(rnnWasmEnabled() && hgrnForwardWasm(h, logDecay.data, x.data, h0, B, L, E))) hgrnForward(h, logDecay.data, x.data, h0, dims);
   const parents = initialState === null ? [logDecay, x] : [logDecay, x, initialState];
   return record('hgrnScan', parents, h, [B, L, E], (gOut, gradIn) => {
-    hgrnBackward(gradIn(0), gradIn(1), initialState === null ? null : gradIn(2), gOut, h, logDecay.data, h0, dims);
+    const [gLogDecay, gX, gH0] = [gradIn(0), gradIn(1), initialState === null ? null : gradIn(2)];
+    if (rnnWasmEnabled() && hgrnBackwardWasm(gLogDecay, gX, gH0, gOut, h, logDecay.data, h0, B, L, E)) return;
+    hgrnBackward(gLogDecay, gX, gH0, gOut, h, logDecay.data, h0, dims);
   });
 }
 

@@ -12,9 +12,14 @@
  * 1 − a² = −expm1(2ℓ) keeps its precision when a is close to 1 (long memory), where
  * 1 − exp(2ℓ) would cancel. dm/dℓ uses the bounded square-root derivative of the reference
  * implementation (HF `SqrtBoundDerivative`): d√u/du = 1 / max(2√u, 1/1000).
+ *
+ * Kernels: forward and backward run in WebAssembly SIMD (assembly/rnn.ts via
+ * src/core/kernels/wasm/rnn-wasm.ts) unless IATTN_KERNELS=js or WebAssembly SIMD is missing;
+ * `rglruForward` and `rglruBackward` below are the JS kernels, the reference and fallback.
  */
 import { allocate, commonDType, expectRank, expectShape, noGrad, record, shapeString, ShapeError, Tensor } from '../core/index.js';
 import type { FloatArray } from '../core/index.js';
+import { rglruBackwardWasm, rglruForwardWasm, rnnWasmEnabled } from '../core/kernels/wasm/rnn-wasm.js';
 
 /** Largest |d√u/du| allowed in the backward (HF `_MAX_SQRT_GRADIENT`). */
 const MAX_SQRT_GRADIENT = 1000;
@@ -49,9 +54,11 @@ function checkInputs(op: string, logA: Tensor, x: Tensor): [number, number, numb
 export function rglru(logA: Tensor, x: Tensor): Tensor {
   const [B, L, W] = checkInputs('rglru', logA, x);
   const h = allocate(logA.dtype, logA.size);
-  rglruForward(h, logA.data, x.data, B, L, W);
+  if (!(rnnWasmEnabled() && rglruForwardWasm(h, logA.data, x.data, B, L, W))) rglruForward(h, logA.data, x.data, B, L, W);
   return record('rglru', [logA, x], h, logA.shape, (gOut, gradIn) => {
-    rglruBackward(gradIn(0), gradIn(1), gOut, h, logA.data, x.data, B, L, W);
+    const [gLogA, gX] = [gradIn(0), gradIn(1)];
+    if (rnnWasmEnabled() && rglruBackwardWasm(gLogA, gX, gOut, h, logA.data, x.data, B, L, W)) return;
+    rglruBackward(gLogA, gX, gOut, h, logA.data, x.data, B, L, W);
   });
 }
 

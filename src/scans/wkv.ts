@@ -13,9 +13,15 @@
  *
  * Shapes: w, u [C]; k, v, wkv [B, L, C]; state [B, C] per component.
  * The plain softmax reference is `wkvReference` in wkv.reference.ts.
+ *
+ * Kernels: forward and backward run in WebAssembly SIMD (assembly/rnn.ts, the same equations in
+ * f64x2 lanes, via src/core/kernels/wasm/rnn-wasm.ts) unless IATTN_KERNELS=js or the runtime
+ * lacks WebAssembly SIMD; `scanForward` and `wkvBackward` below are the JS kernels, kept as the
+ * reference and fallback (test/scans/rnn-wasm.test.ts compares the two).
  */
 import { allocate, commonDType, expectRank, expectShape, isGradEnabled, record, ShapeError, shapeString, Tensor } from '../core/index.js';
 import type { FloatArray } from '../core/index.js';
+import { rnnWasmEnabled, wkvBackwardWasm, wkvForwardWasm } from '../core/kernels/wasm/rnn-wasm.js';
 
 /**
  * Recurrent state of one WKV layer, each [B, C] in float64: the numerator Σ_s e^{ℓ_s − p} v_s,
@@ -48,8 +54,10 @@ export function wkv(w: Tensor, u: Tensor, k: Tensor, v: Tensor): Tensor {
   // log Z_t = log Σ_s e^{ℓ[t, s]}, kept for the backward (float64: it is exponentiated there).
   const logZ = needsGrad ? new Float64Array(B * L * C) : null;
   const decay = decays(w);
-  scanForward(decay, u.data, k.data, v.data, y, logZ, wkvState(B, C), B, L, C);
+  runForward(decay, u.data, k.data, v.data, y, logZ, wkvState(B, C), B, L, C);
   return record(op, [w, u, k, v], y, [B, L, C], (gy, gradIn) => {
+    const [gw, gu, gk, gv] = [0, 1, 2, 3].map(gradIn);
+    if (rnnWasmEnabled() && wkvBackwardWasm(gy, decay, u.data, k.data, v.data, y, logZ!, gw, gu, gk, gv, B, L, C)) return;
     wkvBackward(gy, decay, u.data, k.data, v.data, y, logZ!, gradIn, B, L, C);
   });
 }
@@ -66,8 +74,14 @@ export function wkvStep(w: Tensor, u: Tensor, k: Tensor, v: Tensor, state: WkvSt
     if (part.length !== B * C) throw new ShapeError(`${op}: state.${name} should hold ${shapeString([B, C])} = ${B * C} values, got ${part.length}`);
   }
   const y = allocate(k.dtype, B * L * C);
-  scanForward(decays(w), u.data, k.data, v.data, y, null, state, B, L, C);
+  runForward(decays(w), u.data, k.data, v.data, y, null, state, B, L, C);
   return new Tensor(y, [B, L, C]);
+}
+
+/** The forward recurrence on the WASM kernel when enabled and available, else `scanForward`. */
+function runForward(decay: Float64Array, u: FloatArray, k: FloatArray, v: FloatArray, y: FloatArray, logZ: Float64Array | null, state: WkvState, B: number, L: number, C: number): void {
+  if (rnnWasmEnabled() && wkvForwardWasm(decay, u, k, v, y, logZ, state.numerator, state.denominator, state.max, B, L, C)) return;
+  scanForward(decay, u, k, v, y, logZ, state, B, L, C);
 }
 
 function checkShapes(op: string, w: Tensor, u: Tensor, k: Tensor, v: Tensor): [number, number, number] {
