@@ -3,10 +3,18 @@
  * (src/core/kernels/gemm.ts), measured in the same run, in GFLOP/s (2·M·N·K per call, copies
  * into and out of the module's memory included). `gemmBench()` is wired into bench/run.ts;
  * standalone: node --import tsx bench/gemm.ts [--quick]
+ *
+ * `gemmThreadsBench()` (section `gemm-threads`; standalone: bench/gemm.ts --threads) measures
+ * the dispatch (gemmNT/NN/TN) on one thread and across the worker threads, interleaved, on
+ * products from 2^18 to 2^28 multiply-adds: where splitting pays is how PARALLEL_MIN_WORK
+ * (src/core/parallel-gemm.ts) was chosen.
  */
 import { fileURLToPath } from 'node:url';
 import type { FloatArray } from '../src/core/dtype.js';
-import { gemmNNReference, gemmNTReference, gemmTNReference, WASM_MIN_N, WASM_MIN_WORK, wasmPreferred } from '../src/core/kernels/gemm.js';
+import { gemmNN, gemmNNReference, gemmNT, gemmNTReference, gemmTN, gemmTNReference, WASM_MIN_N, WASM_MIN_WORK, wasmPreferred } from '../src/core/kernels/gemm.js';
+import { parallelExecutor, parallelThreads, setParallelExecutor } from '../src/core/parallel.js';
+import { PARALLEL_MIN_WORK, setParallelMinWork } from '../src/core/parallel-gemm.js';
+import { installNodeExecutor, NodeExecutor } from '../src/io/parallel-node.js';
 import { gemmWasm, type GemmVariant, simdSupported, WASM_GEMM_LATEST, WASM_GEMM_VERSIONS } from '../src/core/kernels/wasm/gemm-wasm.js';
 
 type DType = 'float32' | 'float64';
@@ -119,6 +127,69 @@ export function gemmBench(options: { quick?: boolean } = {}): unknown {
   return { latestVersion: WASM_GEMM_LATEST, autoThreshold: { minWork: WASM_MIN_WORK, minN: WASM_MIN_N }, square, odd, versions };
 }
 
+const DISPATCH: Record<GemmVariant, Gemm> = { NT: gemmNT, NN: gemmNN, TN: gemmTN };
+
+/** Shapes of the threads sweep [variant, M, N, K, note]: linear layers at growing token counts, and cubes. */
+const THREAD_SHAPES: [GemmVariant, number, number, number, string][] = [
+  ['NT', 16, 256, 64, 'tiny'],
+  ['NT', 32, 256, 256, 'linear 256→256, 32 tokens'],
+  ['NT', 64, 256, 256, 'linear 256→256, 64 tokens'],
+  ['NT', 64, 1160, 256, 'mamba2 fixture in_proj, 64 tokens'],
+  ['NT', 128, 256, 512, 'mamba2 fixture out_proj, 128 tokens'],
+  ['NT', 256, 1160, 256, 'mamba2 fixture in_proj, 256 tokens'],
+  ['NT', 256, 4096, 256, 'fixture LM head, 256 tokens'],
+  ['NT', 256, 3072, 768, 'mamba-130m in_proj, 256 tokens'],
+  ['NN', 128, 128, 128, 'cube'],
+  ['NN', 192, 192, 192, 'cube'],
+  ['NN', 256, 256, 256, 'cube'],
+  ['NN', 512, 512, 512, 'cube'],
+  ['TN', 256, 256, 256, 'weight gradient, 256 tokens'],
+  ['NN', 1024, 1024, 1024, 'cube'],
+];
+
+/**
+ * The dispatch on one thread vs across the installed executor's threads (threshold lifted so
+ * that every shape is split), same run, interleaved; `autoSplit` says whether the default
+ * threshold splits the shape.
+ */
+export function gemmThreadsBench(options: { quick?: boolean } = {}): unknown {
+  const executor = parallelExecutor();
+  if (executor === null || !simdSupported()) return { skipped: executor === null ? 'no parallel executor (IATTN_THREADS=1 or one core)' : 'no WebAssembly SIMD in this runtime' };
+  const samples = options.quick ? 3 : 5;
+  const rows = [];
+  const old = setParallelMinWork(0);
+  try {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const [variant, M, N, K, note] of THREAD_SHAPES) {
+        const A = operand(dtype, M * K, 1);
+        const B = operand(dtype, K * N, 2);
+        const C = operand(dtype, M * N, 3);
+        const flop = 2 * M * N * K;
+        const run = () => DISPATCH[variant](M, N, K, A, 0, B, 0, C, 0);
+        setParallelExecutor(null);
+        const one = flop / secondsPerCall(run, samples) / 1e9;
+        setParallelExecutor(executor);
+        const many = flop / secondsPerCall(run, samples) / 1e9;
+        const row = { variant, dtype, M, N, K, note, work: M * N * K, oneThreadGflops: round(one), threadsGflops: round(many), speedup: round(many / one), autoSplit: M * N * K >= old && M >= 16 };
+        rows.push(row);
+        log(`gemm threads ${variant} ${dtype} ${M}×${N}×${K} (${note}): 1 thread ${row.oneThreadGflops}, ${parallelThreads()} threads ${row.threadsGflops} GFLOP/s (×${row.speedup})`);
+      }
+    }
+  } finally {
+    setParallelMinWork(old);
+    setParallelExecutor(executor);
+  }
+  return { threads: parallelThreads(), parallelMinWork: PARALLEL_MIN_WORK, rows };
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  process.stdout.write(`${JSON.stringify(gemmBench({ quick: process.argv.includes('--quick') }), null, 2)}\n`);
+  const quick = process.argv.includes('--quick');
+  if (process.argv.includes('--threads')) {
+    const executor = installNodeExecutor();
+    if (executor instanceof NodeExecutor) await executor.whenReady();
+    process.stdout.write(`${JSON.stringify(gemmThreadsBench({ quick }), null, 2)}\n`);
+    await executor?.close();
+  } else {
+    process.stdout.write(`${JSON.stringify(gemmBench({ quick }), null, 2)}\n`);
+  }
 }

@@ -1,33 +1,49 @@
 /**
- * One measured task per process (see measure.ts `probe`): prints JSON with the task's time and
- * the process's peak resident memory, and the baseline of a process that only started.
- *   load DIR                     — load a checkpoint in float32
- *   forward DIR L [backward]     — one forward (and backward) of L tokens
+ * One measured task per process (see measure.ts `probe`): prints JSON with the task's time, the
+ * process's peak resident memory (worker threads included) and the baseline of a process that
+ * only started. Kernels and threads come from IATTN_KERNELS and IATTN_THREADS, as in the CLI;
+ * the worker threads are started and ready before anything is timed.
+ *   load DIR [stored]                    — load a checkpoint in float32
+ *   forward DIR L [backward] [stored]    — one forward (and backward) of L tokens after a
+ *                                          16-token warm-up; `stored` keeps bf16/f16 weights 16-bit
  */
 import * as F from '../src/core/index.js';
-import { loadModel } from '../src/io/load-model.js';
 import { Random } from '../src/core/index.js';
+import { gemmBackend } from '../src/core/kernels/gemm.js';
+import { parallelThreads } from '../src/core/parallel.js';
+import { loadModel } from '../src/io/load-model.js';
+import { installNodeExecutor, NodeExecutor } from '../src/io/parallel-node.js';
 
-const [task, dir, lengthArg, withBackward] = process.argv.slice(2);
+const [task, dir, ...rest] = process.argv.slice(2);
+const flags = new Set(rest.filter((a) => !/^\d+$/.test(a)));
 const rssMiB = () => process.resourceUsage().maxRSS / 1024;
 const baseline = rssMiB();
+const executor = installNodeExecutor();
+if (executor instanceof NodeExecutor) await executor.whenReady();
+const weights = flags.has('stored') ? 'stored' : 'decoded';
 const start = performance.now();
-const { model } = loadModel(dir, { dtype: 'float32' });
+const { model } = loadModel(dir, { dtype: 'float32', weights });
 const loadMs = performance.now() - start;
-let result: Record<string, number> = { baselineMiB: baseline, loadMs };
+let result: Record<string, number | string> = { baselineMiB: baseline, loadMs, threads: parallelThreads(), kernels: gemmBackend(), weights };
 if (task === 'forward') {
-  const L = Number(lengthArg);
+  const L = Number(rest.find((a) => /^\d+$/.test(a)));
   const rng = new Random(1);
   const ids = Int32Array.from({ length: L }, () => rng.int(model.config.vocabSize));
+  const backward = flags.has('backward');
+  const run = (n: number) => {
+    const x = ids.subarray(0, n);
+    if (backward) {
+      for (const p of model.parameters.values()) p.requireGrad();
+      const logits = model.forwardIds(x, 1, n);
+      F.backward(F.crossEntropy(F.reshape(logits, [n, model.config.vocabSize]), x));
+      for (const p of model.parameters.values()) p.grad = null;
+    } else {
+      F.noGrad(() => model.forwardIds(x, 1, n));
+    }
+  };
+  run(Math.min(16, L)); // compiles the code paths (JIT, WASM tiers) outside the timing
   const t0 = performance.now();
-  if (withBackward === 'backward') {
-    for (const p of model.parameters.values()) p.requireGrad();
-    const logits = model.forwardIds(ids, 1, L);
-    const loss = F.crossEntropy(F.reshape(logits, [L, model.config.vocabSize]), ids);
-    F.backward(loss);
-  } else {
-    F.noGrad(() => model.forwardIds(ids, 1, L));
-  }
+  run(L);
   const ms = performance.now() - t0;
   result = { ...result, ms, tokensPerSecond: (L / ms) * 1000 };
 }

@@ -1,67 +1,35 @@
 /**
- * `npm run bench`: performance figures as JSON (stdout and bench/results/latest.json).
- * Every speed-up is a ratio against a reference measured in the same run.
- * Sections: matmul, gemm (WASM vs JS kernels), load, forward, attention, train, scans-ssm (WASM vs JS selective scan and SSD) (default: all). Example: npm run bench -- matmul
+ * `npm run bench`: performance figures as JSON (stdout and bench/results/latest.json) and as
+ * Markdown tables (bench/results/latest.md). Every figure of the fast path stands next to the
+ * pure TypeScript reference measured in the same run (IATTN_KERNELS=js; IATTN_THREADS=1 for
+ * one-thread figures); the Markdown adds the committed baseline (bench/results/baseline-*.json).
+ * Sections (default: all): matmul (TS reference, WASM 1 thread, WASM on every core), gemm (WASM
+ * vs JS kernels by layout and shape), gemm-threads (1 vs all threads, the split threshold),
+ * load, forward (tokens/s, peak memory, forward+backward: reference vs fast), weights (decoded
+ * vs stored bf16/f16 weights), attention, train, scans-ssm (WASM vs JS selective scan and SSD).
+ * Example: npm run bench -- matmul forward
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as F from '../src/core/index.js';
 import { Random } from '../src/core/index.js';
 import { channelRow, matrixCount } from '../src/implicit/compose.js';
 import type { RecurrentDecomposition } from '../src/implicit/decomposition.js';
 import { extract } from '../src/implicit/extract.js';
 import { runForAttention } from '../src/implicit/model-layers.js';
 import { loadModel } from '../src/io/load-model.js';
-import { probe, round, timeMs } from './measure.js';
-import { gemmBench } from './gemm.js';
+import { installNodeExecutor, NodeExecutor } from '../src/io/parallel-node.js';
+import { round, timeMs } from './measure.js';
+import { forwardBench, loadBench, TRAINED, weightsBench } from './forward.js';
+import { gemmBench, gemmThreadsBench } from './gemm.js';
+import { matmulBench } from './matmul.js';
+import { markdownReport } from './report.js';
 import { scansSsmBench } from './scans-ssm.js';
 import { trainBench } from './train.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const trained = ['mamba2', 'rwkv'].map((name) => ({ name, dir: path.join(root, 'test/fixtures/trained', name) }));
+const trained = TRAINED;
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-function matmulBench() {
-  const rows = [];
-  for (const dtype of ['float32', 'float64'] as const) {
-    for (const n of [256, 512, 1024]) {
-      const rng = new Random(n);
-      const a = rng.tensor([n, n], dtype);
-      const b = rng.tensor([n, n], dtype);
-      const flop = 2 * n * n * n;
-      const nn = timeMs(() => F.matmul(a, b), n >= 1024 ? 1 : 3);
-      const nt = timeMs(() => F.linear(a, b), n >= 1024 ? 1 : 3);
-      rows.push({ dtype, n, matmulGflops: round(flop / nn / 1e6), linearGflops: round(flop / nt / 1e6) });
-      log(`matmul ${dtype} ${n}: ${round(flop / nn / 1e6)} GFLOP/s (linear ${round(flop / nt / 1e6)})`);
-    }
-  }
-  return rows;
-}
-
-function loadBench() {
-  const files = fs.readdirSync(path.join(root, 'test/fixtures/trained'), { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== 'val_text');
-  const sizes = files.map((d) => ({ dir: path.join(root, 'test/fixtures/trained', d.name), bytes: fs.statSync(path.join(root, 'test/fixtures/trained', d.name, 'model.safetensors')).size }));
-  const largest = sizes.sort((a, b) => b.bytes - a.bytes)[0];
-  const r = probe('load', largest.dir);
-  log(`load ${path.basename(largest.dir)} (${(largest.bytes / 2 ** 20).toFixed(1)} MiB file): peak RSS ${r.peakMiB.toFixed(0)} MiB (baseline ${r.baselineMiB.toFixed(0)})`);
-  return { model: path.basename(largest.dir), fileMiB: round(largest.bytes / 2 ** 20), loadMs: round(r.loadMs), peakMiB: round(r.peakMiB), baselineMiB: round(r.baselineMiB) };
-}
-
-function forwardBench() {
-  const rows = [];
-  for (const { name, dir } of trained) {
-    for (const L of [256, 2048]) {
-      const r = probe('forward', dir, String(L));
-      rows.push({ model: name, L, mode: 'forward', ms: round(r.ms), tokensPerSecond: round(r.tokensPerSecond), peakMiB: round(r.peakMiB) });
-      log(`forward ${name} L=${L}: ${round(r.tokensPerSecond)} tokens/s, peak ${r.peakMiB.toFixed(0)} MiB`);
-    }
-    const r = probe('forward', dir, '256', 'backward');
-    rows.push({ model: name, L: 256, mode: 'forward+backward', ms: round(r.ms), tokensPerSecond: round(r.tokensPerSecond), peakMiB: round(r.peakMiB) });
-    log(`forward+backward ${name} L=256: ${round(r.ms)} ms`);
-  }
-  return rows;
-}
 
 /**
  * Naive reference for one channel's full matrix: every entry from its own row computation
@@ -108,14 +76,31 @@ function attentionBench() {
   return rows;
 }
 
-const sections: Record<string, () => unknown> = { matmul: matmulBench, gemm: () => gemmBench(), load: loadBench, forward: forwardBench, attention: attentionBench, train: trainBench, 'scans-ssm': () => scansSsmBench() };
+const sections: Record<string, () => unknown> = {
+  matmul: matmulBench,
+  gemm: () => gemmBench(),
+  'gemm-threads': () => gemmThreadsBench(),
+  load: loadBench,
+  forward: forwardBench,
+  weights: weightsBench,
+  attention: attentionBench,
+  train: trainBench,
+  'scans-ssm': () => scansSsmBench(),
+};
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(sections);
-const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length };
 for (const name of wanted) {
   if (!(name in sections)) throw new Error(`unknown bench section ${name}; choose from ${Object.keys(sections).join(', ')}`);
-  results[name] = sections[name]();
 }
+// Worker threads as in the CLI (IATTN_THREADS), booted before anything is timed.
+const executor = installNodeExecutor();
+if (executor instanceof NodeExecutor) await executor.whenReady();
+const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, sections: wanted };
+for (const name of wanted) results[name] = sections[name]();
+await executor?.close();
 const json = JSON.stringify(results, null, 2);
+const baselines = fs.readdirSync(path.join(root, 'bench/results')).filter((f) => /^baseline-.*\.json$/.test(f)).sort();
+const baseline = baselines.length > 0 ? JSON.parse(fs.readFileSync(path.join(root, 'bench/results', baselines[baselines.length - 1]), 'utf8')) : null;
 fs.mkdirSync(path.join(root, 'bench/results'), { recursive: true });
 fs.writeFileSync(path.join(root, 'bench/results/latest.json'), json);
+fs.writeFileSync(path.join(root, 'bench/results/latest.md'), markdownReport(results, baseline));
 process.stdout.write(`${json}\n`);

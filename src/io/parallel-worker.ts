@@ -1,13 +1,15 @@
 /**
  * A parallel worker thread (started by ./parallel-node.ts through parallel-worker-entry.js):
- * loads the WASM GEMM, says READY, then loops: sleep in Atomics.wait on its STATE word, take the
+ * loads the WASM GEMM and warms it up (V8 first runs WebAssembly from its baseline compiler and
+ * optimises hot functions later: without the warm-up a worker's first products run at half
+ * speed), says READY, then loops: sleep in Atomics.wait on its STATE word, take the
  * posted job from its MessagePort synchronously, import the task's module the first time it is
  * named, run the range, and report DONE or FAILED (with the message in its error bytes).
  */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import '../core/parallel-gemm.js';
-import { wasmGemmReady } from '../core/kernels/wasm/gemm-wasm.js';
+import { gemmWasm, wasmGemmReady } from '../core/kernels/wasm/gemm-wasm.js';
 import { hasTask, taskFunction } from '../core/parallel.js';
 import { DONE, ERROR_BYTES, FAILED, POSTED, READY, RUNNING, SLOT, STATE } from './parallel-node.js';
 import type { JobMessage } from './parallel-node.js';
@@ -71,6 +73,12 @@ function serve(): void {
 }
 
 if (!wasmGemmReady()) throw new Error('parallel worker: the WebAssembly GEMM did not load');
+for (const make of [(n: number) => new Float32Array(n), (n: number) => new Float64Array(n)]) {
+  const n = 192;
+  const a = make(n * n).fill(1);
+  const c = make(n * n);
+  for (let i = 0; i < 4; i++) for (const variant of ['NT', 'NN', 'TN'] as const) gemmWasm(variant, n, n, n, a, 0, a, 0, c, 0);
+}
 Atomics.store(control, index * SLOT + READY, 1);
 Atomics.notify(control, index * SLOT + STATE);
 serve();
