@@ -4,15 +4,18 @@
  *   iattn vision evaluate --model DIR [--images N]      accuracy, segmentation test and perturbation AUCs per method
  *   iattn vision explain --image FILE.png [--model DIR] the predicted class and an overlay of each method's map
  *   iattn vision sample --out FILE.png [--index N]      write a held-out test image (and its mask) as PNG
+ *   iattn vision convert --pth FILE.pth --out DIR      a PyTorch (hustvl/Vim) state dict → config.json + model.safetensors
  * `iattn explain --image FILE.png` runs `vision explain` (see explain.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { writeCheckpoint } from '../../io/checkpoint.js';
 import { writeFileAtomic } from '../../io/node-file.js';
 import { writePng } from '../../io/png.js';
 import { codeVersion } from '../../io/provenance.js';
+import { PickleError, readTorchStateDict, STATE_DICT_KEYS } from '../../io/torch-checkpoint.js';
 import { loadVisionModel } from '../../io/vision-checkpoint.js';
 import { trainAndSave } from '../../io/vision-training.js';
 import { SHAPE_CLASSES, shapeImage, TEST_SEED } from '../../vision/data.js';
@@ -111,6 +114,79 @@ export function registerVision(program: Command): void {
       writePng(maskFile, Float32Array.from([0, 1, 2].flatMap(() => Array.from(img.mask))), size, size);
       process.stdout.write(`${SHAPE_CLASSES[img.label]}: image ${options.out}, mask ${maskFile}\n`);
     });
+
+  vision
+    .command('convert')
+    .description('convert a PyTorch checkpoint (.pth, e.g. a hustvl/Vim release) into a checkpoint folder: model.safetensors + config.json, then load it to check')
+    .requiredOption('--pth <file>', 'the torch.save file (zip format); only plain state dicts of tensors are read, nothing in it is executed')
+    .requiredOption('--out <dir>', 'the checkpoint folder to write')
+    .option('--key <name>', `the entry holding the state dict (default: the file itself, or the first of ${STATE_DICT_KEYS.join(', ')})`)
+    .option('--config <file.json>', 'keys to put in config.json (e.g. id2label); default: {"model_type": "vim"} with the ImageNet mean and std')
+    .option('--json', 'print the summary as JSON')
+    .action((options: ConvertOptions) => runConvert(options));
+}
+
+
+/** The normalisation of hustvl's ImageNet models (timm's IMAGENET_DEFAULT_MEAN / _STD). */
+const IMAGENET_NORMALISATION = { image_mean: [0.485, 0.456, 0.406], image_std: [0.229, 0.224, 0.225] };
+
+interface ConvertOptions {
+  pth: string;
+  out: string;
+  key?: string;
+  config?: string;
+  json?: boolean;
+}
+
+function runConvert(options: ConvertOptions): void {
+  let extra: Record<string, unknown> = {};
+  if (options.config !== undefined) {
+    try {
+      extra = JSON.parse(fs.readFileSync(options.config, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new CliError(`--config: cannot read ${options.config} as JSON (${(error as Error).message.split('\n')[0]})`);
+    }
+    if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) throw new CliError('--config: the file must hold a JSON object');
+  }
+  let read: ReturnType<typeof readTorchStateDict>;
+  try {
+    read = readTorchStateDict(options.pth, options.key);
+  } catch (error) {
+    if (error instanceof PickleError) throw new CliError(`${options.pth}: ${error.message}`);
+    throw error;
+  }
+  const config = { model_type: 'vim', ...IMAGENET_NORMALISATION, ...extra };
+  writeCheckpoint(options.out, config, Object.fromEntries([...read.tensors].map(([name, t]) => [name, { dtype: t.dtype, shape: t.shape, data: t.data }])));
+  let summary: Record<string, unknown>;
+  try {
+    const model = loadVisionModel(options.out);
+    let parameters = 0;
+    for (const t of model.parameters.values()) parameters += t.size;
+    const unused = [...read.tensors.keys()].filter((n) => !model.parameters.has(n));
+    summary = {
+      out: options.out,
+      key: read.key,
+      tensors: read.tensors.size,
+      dtypes: [...new Set([...read.tensors.values()].map((t) => t.dtype))],
+      modelType: model.modelType,
+      layers: model.image.numLayers,
+      imageSize: model.image.imageSize,
+      patchSize: model.image.patchSize,
+      classes: model.image.labels.length,
+      parameters,
+      unused,
+    };
+  } catch (error) {
+    throw new CliError(`${options.pth}: converted to ${options.out}, but it does not load as a ${String(config.model_type)} model: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (options.json) printJson(summary);
+  else {
+    process.stdout.write(
+      `${options.pth}${read.key === null ? '' : ` ['${read.key}']`}: ${summary.tensors} tensors (${(summary.dtypes as string[]).join(', ')}) → ${options.out}; ` +
+        `${summary.modelType}, ${summary.layers} layers, ${summary.imageSize}×${summary.imageSize} images in ${summary.patchSize}×${summary.patchSize} patches, ${summary.classes} classes, ${summary.parameters} parameters\n`,
+    );
+    if ((summary.unused as string[]).length > 0) process.stdout.write(`warning: tensors the model does not use: ${(summary.unused as string[]).join(', ')}\n`);
+  }
 }
 
 function runTrain(options: TrainOptions): void {
