@@ -9,7 +9,7 @@
  * one pass. IATTN_KERNELS=js (the gemm backend switch, src/core/kernels/gemm.ts) forces the JS.
  */
 import { gemmBackend } from '../core/kernels/gemm.js';
-import { implicitWasmReady, runFused, wasmCoreMatrix } from '../core/kernels/wasm/implicit-wasm.js';
+import { implicitWasmReady, runFusedParallel, wasmCoreMatrix } from '../core/kernels/wasm/implicit-wasm.js';
 import type { FusedEntry, FusedMode, KernelCore } from '../core/kernels/wasm/implicit-wasm.js';
 import type { FloatArray } from '../core/index.js';
 import type { RecurrentDecomposition, Variant } from './decomposition.js';
@@ -192,7 +192,9 @@ export interface FusedGroup {
 /**
  * The full matrices of `groups` of batch b built by the WASM band kernels: group g into
  * out[outBase + g·L·L …]; with `bias` [B, L, C], also every channel's exact bias (zero
- * without a conv bias). Returns false, doing nothing, when d has no kernel core or the
+ * without a conv bias). Split across the threads of the installed executor (src/core/parallel.ts)
+ * when the work is large enough; out and bias on SharedArrayBuffers (sharedFloatArray) let the
+ * workers write them directly. Returns false, doing nothing, when d has no kernel core or the
  * kernels are off or unavailable; the caller then uses channelMatrix / channelBias.
  */
 export function fusedMatrices(d: RecurrentDecomposition, b: number, variant: Variant, groups: readonly FusedGroup[], out: FloatArray, outBase: number, bias: FloatArray | null): boolean {
@@ -216,5 +218,5 @@ export function fusedMatrices(d: RecurrentDecomposition, b: number, variant: Var
     }
   }
   const layer = { batch: d.batch, length: d.length, channels: d.channels, core, gate: d.gate, act: d.act, conv: d.convWeight, convK: d.convK, convBias: d.convBias };
-  return runFused(layer, b, entries, { out, outBase, bias });
+  return runFusedParallel(layer, b, entries, { out, outBase, bias });
 }

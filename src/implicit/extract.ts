@@ -4,6 +4,7 @@
  * channels (mean, mean |·|, per head), with a memory estimate checked before allocating.
  */
 import { allocate, ShapeError } from '../core/index.js';
+import { parallelThreads, sharedFloatArray } from '../core/parallel.js';
 import type { DType, FloatArray } from '../core/index.js';
 import type { FusedMode } from '../core/kernels/wasm/implicit-wasm.js';
 import { channelBias, channelMatrix, channelRow, CoreCache, fusedMatrices, matrixCount, rowBias } from './compose.js';
@@ -75,13 +76,16 @@ export function extract(d: AnyLayerDecomposition, options: ExtractOptions): Extr
         'use row mode (--row last), an aggregate (--reduce mean or mean-abs), fewer channels (--channel) or fewer layers, or raise the budget',
     );
   }
-  const out = allocate(dtype, d.batch * groups.length * perMatrix);
+  // Full matrices of a recurrent layer may be built by worker threads, straight into shared memory.
+  const fusedLayer = d.kind === 'recurrent' && options.row === undefined;
+  const alloc = fusedLayer && parallelThreads() > 1 ? sharedFloatArray : allocate;
+  const out = alloc(dtype, d.batch * groups.length * perMatrix);
   const shape = options.reduce === 'mean' || options.reduce === 'mean-abs' || options.reduce === 'mean-positive' ? [d.batch] : [d.batch, groups.length];
   const result: Extraction = { shape: options.row === undefined ? [...shape, L, L] : [...shape, L], data: out };
   const withBias = d.kind !== 'attention' && options.variant === 'exact' && options.row === undefined;
-  if (d.kind === 'recurrent' && options.row === undefined) {
+  if (fusedLayer) {
     // Full matrices by the WASM band builders, where the family's core has a kernel.
-    const bias = withBias ? allocate(dtype, d.batch * L * d.channels) : null;
+    const bias = withBias ? alloc(dtype, d.batch * L * d.channels) : null;
     const fused: FusedGroup[] = groups.map((members) => ({ members, mode: fusedMode(options.reduce, members.length) }));
     let done = true;
     for (let b = 0; b < d.batch && done; b++) done = fusedMatrices(d, b, options.variant, fused, out, b * groups.length * perMatrix, bias);

@@ -7,14 +7,16 @@
  * committed binary against its source.
  */
 import { createRequire } from 'node:module';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as F from '../../src/core/index.js';
 import type { DType, Tensor } from '../../src/core/index.js';
 import { setGemmBackend } from '../../src/core/kernels/gemm.js';
 import { IMPLICIT_WASM_COMPILER_VERSION, IMPLICIT_WASM_SHA256, IMPLICIT_WASM_SOURCE_SHA256 } from '../../src/core/kernels/wasm/implicit-binary.js';
-import { implicitWasmBytes, setBandRows, setChunkBudget } from '../../src/core/kernels/wasm/implicit-wasm.js';
+import { implicitWasmBytes, setBandRows, setChunkBudget, setFusedParallelMinWork } from '../../src/core/kernels/wasm/implicit-wasm.js';
+import { setParallelExecutor } from '../../src/core/parallel.js';
+import { NodeExecutor } from '../../src/io/parallel-node.js';
 import { simdSupported } from '../../src/core/kernels/wasm/runtime.js';
-import { kernelCoreOf, wasmBuilders } from '../../src/implicit/compose.js';
+import { fusedMatrices, kernelCoreOf, wasmBuilders } from '../../src/implicit/compose.js';
 import type { RecurrentDecomposition, Variant } from '../../src/implicit/decomposition.js';
 import { VARIANTS } from '../../src/implicit/decomposition.js';
 import type { ExtractOptions, Extraction, Reduce } from '../../src/implicit/extract.js';
@@ -234,6 +236,57 @@ describe.skipIf(!simdSupported())('WASM implicit-attention builders vs the JS re
       }
     }
     expect(failures).toEqual([]);
+  });
+});
+
+describe.skipIf(!simdSupported())('WASM builders across two threads', () => {
+  let executor: NodeExecutor;
+  beforeAll(async () => {
+    executor = new NodeExecutor(2);
+    await executor.whenReady();
+    setParallelExecutor(executor);
+    setFusedParallelMinWork(0);
+  }, 60_000);
+  afterAll(async () => {
+    setFusedParallelMinWork(1 << 22);
+    await executor.close();
+    setParallelExecutor(null);
+  });
+
+  it('split by cores, every reduction and the bias equal the JS references; work really reaches the worker', () => {
+    const before = executor.workerRanges;
+    const failures: string[] = [];
+    for (const [name, d] of Object.entries(families(33, 21))) {
+      for (const variant of ['exact', 'hidden'] as Variant[]) {
+        for (const reduce of REDUCTIONS) compare(d, { variant, reduce, dtype: reduce === 'mean' ? 'float32' : 'float64' }, `${name} ${variant} ${reduce}`, failures);
+      }
+      // A chunk budget of one core per chunk: several chunks per part.
+      setChunkBudget(1);
+      compare(d, { variant: 'paper', reduce: 'mean-abs', dtype: 'float64' }, `${name} chunked`, failures);
+      setChunkBudget(32 << 20);
+    }
+    expect(failures).toEqual([]);
+    expect(executor.workerRanges).toBeGreaterThan(before);
+  });
+
+  it('into an output that is not shared: every accumulated target through the float64 part sums', () => {
+    const d = families(33, 22).mamba2;
+    const L = d.length;
+    const all = Array.from({ length: d.channels }, (_, c) => c);
+    const heads = [0, 1, 2, 3].map((h) => all.filter((c) => d.coreIndex(c) === h));
+    const out = new Float64Array(heads.length * L * L);
+    const before = executor.workerRanges;
+    expect(fusedMatrices(d, 1, 'paper', heads.map((members) => ({ members, mode: 'abs' as const })), out, 0, null)).toBe(true);
+    expect(executor.workerRanges).toBeGreaterThan(before);
+    // A per-head mean of |H| (a reduction extract does not offer), from the JS per-channel matrices.
+    const old = setGemmBackend('js');
+    const each = extract(d, { variant: 'paper', reduce: 'none', dtype: 'float64' });
+    setGemmBackend(old);
+    const ref = new Float64Array(out.length);
+    heads.forEach((members, g) => {
+      for (const c of members) for (let i = 0; i < L * L; i++) ref[g * L * L + i] += Math.abs(each.data[((1 * d.channels + c) * L * L) + i]) / members.length;
+    });
+    expect(relative(out, ref)).toBeLessThan(RTOL);
   });
 });
 

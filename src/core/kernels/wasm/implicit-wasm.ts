@@ -22,6 +22,8 @@
  * Pure module: no Node APIs.
  */
 import type { FloatArray } from '../../dtype.js';
+import { defineTask, isShared, parallelExecutor, shareable, sharedFloatArray } from '../../parallel.js';
+import type { Range } from '../../parallel.js';
 import { IMPLICIT_WASM_BASE64 } from './implicit-binary.js';
 import { EmbeddedWasm, ensureWasmMemory } from './runtime.js';
 import type { WasmMemory } from './runtime.js';
@@ -265,11 +267,18 @@ export interface FusedEntry {
   biasSkip: number;
 }
 
-/** Where runFused writes: out[outBase + target·L·L + t·L + s]; bias[(b·L + t)·C + c]. */
+/**
+ * Where runFused writes: target g at out[outBase + g·L·L + t·L + s] (the first chunk of cores
+ * that has entries of g sets it, later chunks add); bias[(b·L + t)·C + c]. Targets in
+ * `partialAt` (g → offset) go to partial[offset + t·L + s] instead, in float64, for the caller
+ * to sum (the targets that parallel parts share).
+ */
 export interface FusedSink {
   out: FloatArray;
   outBase: number;
   bias: FloatArray | null;
+  partial?: Float64Array;
+  partialAt?: ReadonlyMap<number, number>;
 }
 
 /** Rows per band: about 256 KiB of float64 per band buffer, between 4 and 64 rows. */
@@ -432,9 +441,11 @@ export function runFused(layer: FusedLayer, b: number, entries: readonly FusedEn
       }
       for (const [target, slot] of accSlot) {
         const band = view(accBase + slot * T * L * 8, rows);
-        const at = outBase + target * L * L + t0 * L;
-        if (!written.has(target)) out.set(band, at);
-        else for (let i = 0; i < rows; i++) out[at + i] += band[i];
+        const shared = sink.partialAt?.get(target);
+        const dst: FloatArray = shared === undefined ? out : sink.partial!;
+        const at = shared === undefined ? outBase + target * L * L + t0 * L : shared + t0 * L;
+        if (!written.has(target)) dst.set(band, at);
+        else for (let i = 0; i < rows; i++) dst[at + i] += band[i];
       }
     }
     for (const target of accSlot.keys()) written.add(target);
@@ -516,4 +527,140 @@ export function wasmCoreMatrix(core: KernelCore, L: number, b: number, k: number
     for (let t = t0; t < t1; t++) out.set(band.subarray((t - t0) * L, (t - t0) * L + t + 1), t * L);
   }
   return true;
+}
+
+// ---- across threads --------------------------------------------------------------------------
+
+/** Smallest work (entries · L²) split across threads: below it, posting the job costs more. */
+let PARALLEL_MIN_WORK = 1 << 22;
+/** Largest float64 scratch (the parts' sums of the targets they share) of a parallel run. */
+const PARTIAL_BUDGET = 512 << 20;
+
+/** Sets the split threshold in entries·L² (tests); returns the old one. */
+export function setFusedParallelMinWork(work: number): number {
+  const old = PARALLEL_MIN_WORK;
+  PARALLEL_MIN_WORK = work;
+  return old;
+}
+
+interface FusedTaskArgs {
+  layer: FusedLayer;
+  b: number;
+  /** Entries of each part (part 0 runs on the calling thread). */
+  parts: FusedEntry[][];
+  out: FloatArray;
+  outBase: number;
+  bias: FloatArray | null;
+  /** Targets with entries in more than one part, summed in `partial` [parts × shared × L·L]. */
+  shared: number[];
+  partial: Float64Array | null;
+}
+
+function partSink(a: FusedTaskArgs, part: number): FusedSink {
+  const L2 = a.layer.length * a.layer.length;
+  const partialAt = new Map(a.shared.map((g, i) => [g, (part * a.shared.length + i) * L2]));
+  return { out: a.out, outBase: a.outBase, bias: a.bias, partial: a.partial ?? undefined, partialAt };
+}
+
+const fusedParts = defineTask(import.meta.url, 'implicit-fused-parts', (a: FusedTaskArgs, start: number, end: number) => {
+  for (let p = start; p < end; p++) {
+    if (!runFused(a.layer, a.b, a.parts[p], partSink(a, p))) throw new Error('the WebAssembly implicit-attention builders are unavailable in this worker');
+  }
+});
+
+/** Shared copies of the layer's arrays, made once per array. */
+const sharedCopies = new WeakMap<FloatArray, FloatArray>();
+function share<T extends FloatArray | null>(a: T): T {
+  if (a === null) return a;
+  let copy = sharedCopies.get(a);
+  if (copy === undefined) sharedCopies.set(a, (copy = shareable(a)));
+  return copy as T;
+}
+
+function sharedLayer(layer: FusedLayer): FusedLayer {
+  const c = layer.core;
+  const core: KernelCore =
+    c.kind === 's6' ? { ...c, delta: share(c.delta), A: share(c.A), B: share(c.B), C: share(c.C) }
+    : c.kind === 'ssd' ? { ...c, dt: share(c.dt), A: share(c.A), B: share(c.B), C: share(c.C) }
+    : c.kind === 'wkv' ? { ...c, k: share(c.k), decay: share(c.decay), bonus: share(c.bonus) }
+    : c.kind === 'decay' ? { ...c, logDecay: share(c.logDecay), weight: share(c.weight) }
+    : { ...c, q: share(c.q), k: share(c.k), logDecay: share(c.logDecay) };
+  return { ...layer, core, gate: share(layer.gate), act: share(layer.act), conv: share(layer.conv), convBias: share(layer.convBias) };
+}
+
+/**
+ * runFused with the cores cut into one contiguous part per thread of the installed executor
+ * (./parallel.ts), balanced by entries; each part runs the same kernels in its own module
+ * instance. Written targets and bias columns belong to one part each and go straight to the
+ * outputs, which must then live on SharedArrayBuffers (sharedFloatArray); a target whose
+ * entries fall in several parts (a channel mean), or any accumulated target when the output is
+ * not shared, is summed per part in float64 and added up here. Runs on the calling thread alone when there is no ready executor, the work is small,
+ * an output is not shared, or the parts' sums would exceed PARTIAL_BUDGET. Returns false when
+ * the WASM module is unavailable.
+ */
+export function runFusedParallel(layer: FusedLayer, b: number, entries: readonly FusedEntry[], sink: FusedSink): boolean {
+  const ex = parallelExecutor();
+  const L = layer.length;
+  const writes = entries.some((e) => e.target >= 0 && e.mode === 'write');
+  const biases = entries.some((e) => e.bias);
+  if (
+    ex === null || ex.threads < 2 || entries.length * L * L < PARALLEL_MIN_WORK || !ex.ready() || implicitModule.get() === null ||
+    (writes && !isShared(sink.out)) || (biases && sink.bias !== null && !isShared(sink.bias))
+  ) {
+    return runFused(layer, b, entries, sink);
+  }
+  const parts = partition(entries, ex.threads);
+  if (parts.length < 2) return runFused(layer, b, entries, sink);
+  // Accumulated targets that more than one part contributes to.
+  const owners = new Map<number, Set<number>>();
+  parts.forEach((part, p) => {
+    for (const e of part) if (e.target >= 0 && e.mode !== 'write') owners.set(e.target, (owners.get(e.target) ?? new Set()).add(p));
+  });
+  // Those go through float64 partial sums; so do all of them when the output is not shared.
+  const outShared = isShared(sink.out);
+  const shared = [...owners].filter(([, ps]) => ps.size > 1 || !outShared).map(([g]) => g);
+  if (parts.length * shared.length * L * L * 8 > PARTIAL_BUDGET) return runFused(layer, b, entries, sink);
+  const partial = shared.length > 0 ? sharedFloatArray('float64', parts.length * shared.length * L * L) : null;
+  const args: FusedTaskArgs = { layer: sharedLayer(layer), b, parts, out: sink.out, outBase: sink.outBase, bias: sink.bias, shared, partial };
+  const theirs: Range[] = parts.slice(1).map((_, i) => ({ start: i + 1, end: i + 2 }));
+  let ok = true;
+  ex.run(fusedParts, args, theirs, () => {
+    ok = runFused(layer, b, parts[0], partSink(args, 0));
+  });
+  if (!ok) return false;
+  // Shared targets: the parts' float64 sums, in part order, stored once in the output dtype.
+  const L2 = L * L;
+  const sum = new Float64Array(L2);
+  shared.forEach((g, i) => {
+    sum.fill(0);
+    for (let p = 0; p < parts.length; p++) {
+      const at = (p * shared.length + i) * L2;
+      for (let j = 0; j < L2; j++) sum[j] += partial![at + j];
+    }
+    sink.out.set(sum, sink.outBase + g * L2);
+  });
+  return true;
+}
+
+/** Cuts the entries, grouped by core in core order, into at most `n` contiguous parts of nearly equal size. */
+function partition(entries: readonly FusedEntry[], n: number): FusedEntry[][] {
+  const byCore = new Map<number, FusedEntry[]>();
+  for (const e of entries) byCore.set(e.core, [...(byCore.get(e.core) ?? []), e]);
+  const cores = [...byCore.keys()].sort((x, y) => x - y);
+  const parts: FusedEntry[][] = [];
+  let current: FusedEntry[] = [];
+  let done = 0;
+  for (const k of cores) {
+    const group = byCore.get(k)!;
+    // Close the part once it holds its share of all entries (what is left is cut the same way).
+    const share = (entries.length - done) / (n - parts.length);
+    if (current.length > 0 && parts.length < n - 1 && current.length + group.length / 2 > share) {
+      parts.push(current);
+      done += current.length;
+      current = [];
+    }
+    current.push(...group);
+  }
+  if (current.length > 0) parts.push(current);
+  return parts;
 }

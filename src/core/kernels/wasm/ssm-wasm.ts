@@ -105,7 +105,8 @@ function view(w: SsmExports, bytes: number, double: boolean): FloatArray {
 
 /**
  * rows × cols values at src[off], row stride cols, into dst at element `at` with row stride
- * ld ≥ cols; padding columns are zeroed.
+ * ld ≥ cols; padding columns are zeroed. One memcpy when there is no padding (the usual case:
+ * channel counts of real models are multiples of four), else an element loop (no views per row).
  */
 function rowsIn(dst: FloatArray, at: number, src: FloatArray, off: number, rows: number, cols: number, ld: number): void {
   if (ld === cols) {
@@ -113,7 +114,9 @@ function rowsIn(dst: FloatArray, at: number, src: FloatArray, off: number, rows:
     return;
   }
   dst.fill(0, at, at + rows * ld);
-  for (let r = 0; r < rows; r++) dst.set(src.subarray(off + r * cols, off + (r + 1) * cols), at + r * ld);
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < cols; k++) dst[at + r * ld + k] = src[off + r * cols + k];
+  }
 }
 
 /** The inverse of rowsIn: rows × cols values from src (row stride ld) to dst[off] (row stride cols). */
@@ -122,7 +125,9 @@ function rowsOut(dst: FloatArray, off: number, src: FloatArray, at: number, rows
     dst.set(src.subarray(at, at + rows * cols), off);
     return;
   }
-  for (let r = 0; r < rows; r++) dst.set(src.subarray(at + r * ld, at + r * ld + cols), off + r * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < cols; k++) dst[off + r * cols + k] = src[at + r * ld + k];
+  }
 }
 
 /** rowsIn of an accumulator, or zeros when the gradient is not wanted (null). */
