@@ -53,10 +53,10 @@ function gemmNN64(transA: bool, M: i32, N: i32, K: i32, A: usize, lda: i32, B: u
         const b = at(B, p * ldb + j);
         const b0 = v128.load(b);
         const b1 = v128.load(b, 16);
-        const a0 = f64x2.splat(load<f64>(at(A, aIndex(transA, i, p, lda))));
-        const a1 = f64x2.splat(load<f64>(at(A, aIndex(transA, i + 1, p, lda))));
-        const a2 = f64x2.splat(load<f64>(at(A, aIndex(transA, i + 2, p, lda))));
-        const a3 = f64x2.splat(load<f64>(at(A, aIndex(transA, i + 3, p, lda))));
+        const a0 = v128.load64_splat(at(A, aIndex(transA, i, p, lda)));
+        const a1 = v128.load64_splat(at(A, aIndex(transA, i + 1, p, lda)));
+        const a2 = v128.load64_splat(at(A, aIndex(transA, i + 2, p, lda)));
+        const a3 = v128.load64_splat(at(A, aIndex(transA, i + 3, p, lda)));
         c00 = f64x2.add(c00, f64x2.mul(a0, b0));
         c01 = f64x2.add(c01, f64x2.mul(a0, b1));
         c10 = f64x2.add(c10, f64x2.mul(a1, b0));
@@ -75,7 +75,7 @@ function gemmNN64(transA: bool, M: i32, N: i32, K: i32, A: usize, lda: i32, B: u
       let c0 = f64x2.splat(0), c1 = f64x2.splat(0);
       for (let p = 0; p < K; p++) {
         const b = at(B, p * ldb + j);
-        const a0 = f64x2.splat(load<f64>(at(A, aIndex(transA, i, p, lda))));
+        const a0 = v128.load64_splat(at(A, aIndex(transA, i, p, lda)));
         c0 = f64x2.add(c0, f64x2.mul(a0, v128.load(b)));
         c1 = f64x2.add(c1, f64x2.mul(a0, v128.load(b, 16)));
       }

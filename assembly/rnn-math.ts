@@ -64,6 +64,13 @@ const SQRT2: f64 = 1.4142135623730951;
 // @ts-ignore: decorator
 @inline function expCore(x: v128, minusOne: bool): v128 {
   const shifted = f64x2.add(f64x2.mul(x, splat(INV_LN2_64)), splat(ROUNDER));
+  const ts = expScale(shifted);
+  return f64x2.add(minusOne ? f64x2.sub(ts, splat(1.0)) : ts, f64x2.mul(ts, expPoly(x, shifted)));
+}
+
+/** e^r − 1 for r = x − k·ln2/64, k = round(64x/ln2) held by `shifted` = 64x/ln2 + ROUNDER. */
+// @ts-ignore: decorator
+@inline function expPoly(x: v128, shifted: v128): v128 {
   const kf = f64x2.sub(shifted, splat(ROUNDER));
   const r = f64x2.sub(f64x2.sub(x, f64x2.mul(kf, splat(LN2_64_HI))), f64x2.mul(kf, splat(LN2_64_LO)));
   let p = splat(1.0 / 120.0);
@@ -71,14 +78,18 @@ const SQRT2: f64 = 1.4142135623730951;
   p = f64x2.add(f64x2.mul(p, r), splat(1.0 / 6.0));
   p = f64x2.add(f64x2.mul(p, r), splat(0.5));
   p = f64x2.add(f64x2.mul(p, r), splat(1.0));
-  p = f64x2.mul(p, r); // e^r − 1
+  return f64x2.mul(p, r);
+}
+
+/** 2^e · 2^(j/64) (exact) for k = 64e + j held by `shifted`. */
+// @ts-ignore: decorator
+@inline function expScale(shifted: v128): v128 {
   // j = k mod 64 from the low bits; e = k >> 6 = (bits >>> 6) − (ROUNDER_BITS >>> 6), into the exponent field
   const j0 = <usize>(i32x4.extract_lane(shifted, 0) & 63);
   const j1 = <usize>(i32x4.extract_lane(shifted, 2) & 63);
   const t = v128.load64_lane(EXP_TABLE + (j1 << 3), v128.load64_zero(EXP_TABLE + (j0 << 3)), 1);
   const scale = i64x2.shl(i64x2.add(i64x2.shr_u(shifted, 6), i64x2.splat(1023 - (ROUNDER_BITS >>> 6))), 52);
-  const ts = f64x2.mul(t, scale); // 2^e · 2^(j/64), exact
-  return f64x2.add(minusOne ? f64x2.sub(ts, splat(1.0)) : ts, f64x2.mul(ts, p));
+  return f64x2.mul(t, scale);
 }
 
 // @ts-ignore: decorator
@@ -100,6 +111,32 @@ const SQRT2: f64 = 1.4142135623730951;
   const under = f64x2.lt(x, splat(EXP_MIN));
   const over = f64x2.gt(x, splat(EXP_MAX));
   return v128.bitselect(splat(Infinity), v128.bitselect(splat(-1.0), expCore(clampExp(x), true), under), over);
+}
+
+/** Where vexpBoth leaves e^x − 1 (16 bytes of static data). */
+const EXPM1_SLOT = memory.data(16, 16);
+
+/**
+ * e^x on both lanes, leaving e^x − 1 from the same evaluation for `lastExpm1()` (RG-LRU needs
+ * a = e^ℓ and 1 − a² = −expm1(ℓ)(1 + a)).
+ */
+// @ts-ignore: decorator
+@inline export function vexpBoth(x: v128): v128 {
+  const under = f64x2.lt(x, splat(EXP_MIN));
+  const over = f64x2.gt(x, splat(EXP_MAX));
+  const c = clampExp(x);
+  const shifted = f64x2.add(f64x2.mul(c, splat(INV_LN2_64)), splat(ROUNDER));
+  const ts = expScale(shifted);
+  const p = expPoly(c, shifted);
+  const tp = f64x2.mul(ts, p);
+  v128.store(EXPM1_SLOT, v128.bitselect(splat(Infinity), v128.bitselect(splat(-1.0), f64x2.add(f64x2.sub(ts, splat(1.0)), tp), under), over));
+  return v128.bitselect(splat(Infinity), v128.andnot(f64x2.add(ts, tp), under), over);
+}
+
+/** e^x − 1 of the last vexpBoth. */
+// @ts-ignore: decorator
+@inline export function lastExpm1(): v128 {
+  return v128.load(EXPM1_SLOT);
 }
 
 /** Natural log on both lanes, for positive normal x, +∞ and NaN (x ≥ 1 in the kernels). */

@@ -14,7 +14,7 @@
  * Backward kernels accumulate into their gradient arrays (+=) and walk their block in reverse
  * time. Nothing is allocated: every buffer is laid out by the caller.
  */
-import { acc, ld, st, vexp, vexpm1, vlog } from './rnn-math';
+import { acc, lastExpm1, ld, st, vexp, vexpBoth, vlog } from './rnn-math';
 
 /** Bytes per f64. */
 const F8: usize = 8;
@@ -25,6 +25,16 @@ export function heapBase(): usize {
 }
 
 // ---- WKV (RWKV-4) ---------------------------------------------------------------------------
+
+/**
+ * e^{−|d|}: with q = max(x, y), the pair e^{x−q}, e^{y−q} is (1, e^{−|x−y|}) or (e^{−|x−y|}, 1)
+ * (the same arguments the JS kernel exponentiates: y − x = −(x − y) exactly), so the WKV
+ * recurrences need one exp per pair instead of two.
+ */
+// @ts-ignore: decorator
+@inline function expNegAbs(d: v128): v128 {
+  return vexp(f64x2.neg(f64x2.abs(d)));
+}
 
 /**
  * Forward over n steps: y [n, C] from k, v [n, C]; decay λ = e^w and bonus u are [C] f64; the
@@ -61,15 +71,20 @@ function wkvForward<T>(n: i32, C: i32, decay: usize, u: usize, k: usize, v: usiz
   const d = ld<f64>(den + sc, lanes);
   const bonus = f64x2.add(ld<f64>(u + sc, lanes), kk);
   let q = f64x2.max(p, bonus);
-  let e1 = vexp(f64x2.sub(p, q));
-  let e2 = vexp(f64x2.sub(bonus, q));
+  // e^{p−q} and e^{bonus−q}: one of the two is e^0 = 1, the other e^{−|p − bonus|}
+  const firstIsMax = f64x2.ge(p, bonus);
+  let e = expNegAbs(f64x2.sub(p, bonus));
+  let e1 = v128.bitselect(f64x2.splat(1), e, firstIsMax);
+  let e2 = v128.bitselect(e, f64x2.splat(1), firstIsMax);
   const norm = f64x2.add(f64x2.mul(e1, d), e2);
   st<T>(y + i * S, f64x2.div(f64x2.add(f64x2.mul(e1, a), f64x2.mul(e2, vv)), norm), lanes);
   if (logZ != 0) st<f64>(logZ + i * F8, f64x2.add(q, vlog(norm)), lanes);
   const decayed = f64x2.sub(p, ld<f64>(decay + sc, lanes));
   q = f64x2.max(decayed, kk);
-  e1 = vexp(f64x2.sub(decayed, q));
-  e2 = vexp(f64x2.sub(kk, q));
+  const decayedIsMax = f64x2.ge(decayed, kk);
+  e = expNegAbs(f64x2.sub(decayed, kk));
+  e1 = v128.bitselect(f64x2.splat(1), e, decayedIsMax);
+  e2 = v128.bitselect(e, f64x2.splat(1), decayedIsMax);
   st<f64>(num + sc, f64x2.add(f64x2.mul(e1, a), f64x2.mul(e2, vv)), lanes);
   st<f64>(den + sc, f64x2.add(f64x2.mul(e1, d), e2), lanes);
   st<f64>(max + sc, q, lanes);
@@ -133,8 +148,11 @@ function wkvBackward<T>(n: i32, C: i32, decay: usize, u: usize, k: usize, v: usi
   const decayed = f64x2.sub(m, ld<f64>(decay + sc, lanes));
   const negZ = f64x2.neg(z);
   const mNew = f64x2.max(decayed, negZ);
-  const keep = vexp(f64x2.sub(decayed, mNew));
-  const add = f64x2.mul(g, vexp(f64x2.sub(negZ, mNew)));
+  // e^{decayed − mNew} and e^{−z − mNew}: one is 1 (see expNegAbs)
+  const decayedIsMax = f64x2.ge(decayed, negZ);
+  const e = expNegAbs(f64x2.sub(decayed, negZ));
+  const keep = v128.bitselect(f64x2.splat(1), e, decayedIsMax);
+  const add = f64x2.mul(g, v128.bitselect(e, f64x2.splat(1), decayedIsMax));
   st<f64>(lagged, f64x2.mul(keep, f64x2.add(lg, bs)), lanes);
   st<f64>(laggedOut, f64x2.mul(keep, f64x2.add(lgOut, cs)), lanes);
   st<f64>(future, f64x2.add(f64x2.mul(keep, bs), add), lanes);
@@ -146,6 +164,15 @@ function wkvBackward<T>(n: i32, C: i32, decay: usize, u: usize, k: usize, v: usi
 
 /** Largest |d√u/du| in the backward (HF `_MAX_SQRT_GRADIENT`), as in src/scans/rglru.ts. */
 const MAX_SQRT_GRADIENT: f64 = 1000;
+
+/**
+ * m = sqrt(1 − a²) for a = vexpBoth(ℓ), as sqrt(−expm1(ℓ)·(1 + a)): the JS kernel's
+ * sqrt(−expm1(2ℓ)) from the one exp evaluation, precise when a is close to 1.
+ */
+// @ts-ignore: decorator
+@inline function normalizer(a: v128): v128 {
+  return f64x2.sqrt(f64x2.neg(f64x2.mul(lastExpm1(), f64x2.add(a, f64x2.splat(1.0)))));
+}
 
 /**
  * Forward over n steps: h_t = e^{ℓ_t} h_{t−1} + sqrt(−expm1(2ℓ_t)) x_t, with ℓ, x, h [n, W]
@@ -179,9 +206,8 @@ function rglruForward<T>(n: i32, W: i32, first: i32, logA: usize, x: usize, h: u
 
 // @ts-ignore: decorator
 @inline function rglruForwardLanes<T>(row: usize, at: usize, lanes: i32, logA: usize, x: usize, h: usize, before: usize): void {
-  const l = ld<T>(logA + row + at, lanes);
-  const a = vexp(l);
-  const m = f64x2.sqrt(f64x2.neg(vexpm1(f64x2.add(l, l))));
+  const a = vexpBoth(ld<T>(logA + row + at, lanes));
+  const m = normalizer(a);
   st<T>(h + row + at, f64x2.add(f64x2.mul(a, ld<T>(before + at, lanes)), f64x2.mul(m, ld<T>(x + row + at, lanes))), lanes);
 }
 
@@ -222,9 +248,8 @@ function rglruBackward<T>(n: i32, W: i32, first: i32, logA: usize, x: usize, h: 
   const at = <usize>w * sizeof<T>();
   const cw = carry + <usize>w * F8;
   const g = f64x2.add(ld<T>(gOut + row + at, lanes), ld<f64>(cw, lanes));
-  const l = ld<T>(logA + row + at, lanes);
-  const a = vexp(l);
-  const m = f64x2.sqrt(f64x2.neg(vexpm1(f64x2.add(l, l))));
+  const a = vexpBoth(ld<T>(logA + row + at, lanes));
+  const m = normalizer(a);
   acc<T>(gX + row + at, f64x2.mul(g, m), lanes);
   // dm/dℓ = −2a² / max(2m, 1/1000)
   const slope = f64x2.div(f64x2.mul(f64x2.mul(f64x2.splat(-2.0), a), a), f64x2.max(f64x2.add(m, m), f64x2.splat(1.0 / MAX_SQRT_GRADIENT)));

@@ -6,7 +6,8 @@
  * Sections (default: all): matmul (TS reference, WASM 1 thread, WASM on every core), gemm (WASM
  * vs JS kernels by layout and shape), gemm-threads (1 vs all threads, the split threshold),
  * load, forward (tokens/s, peak memory, forward+backward: reference vs fast), weights (decoded
- * vs stored bf16/f16 weights), attention, train, scans-ssm (WASM vs JS selective scan and SSD).
+ * vs stored bf16/f16 weights), attention, train, scans-ssm (WASM vs JS selective scan and SSD),
+ * scans-rnn (WASM vs JS WKV, RG-LRU, HGRN, GLA/RetNet).
  * Example: npm run bench -- matmul forward
  */
 import * as fs from 'node:fs';
@@ -24,6 +25,7 @@ import { forwardBench, loadBench, TRAINED, weightsBench } from './forward.js';
 import { gemmBench, gemmThreadsBench } from './gemm.js';
 import { matmulBench } from './matmul.js';
 import { markdownReport } from './report.js';
+import { scansRnnBench } from './scans-rnn.js';
 import { scansSsmBench } from './scans-ssm.js';
 import { trainBench } from './train.js';
 
@@ -86,6 +88,7 @@ const sections: Record<string, () => unknown> = {
   attention: attentionBench,
   train: trainBench,
   'scans-ssm': () => scansSsmBench(),
+  'scans-rnn': () => scansRnnBench(),
 };
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(sections);
 for (const name of wanted) {

@@ -97,90 +97,80 @@ function cases(quick: boolean): Case[] {
   ];
 }
 
-/** Median ms of `samples` calls after one warm-up (one call when a call exceeds 2 s). */
-function timeMs(fn: () => void, samples: number): number {
+/** Fastest of `samples` calls after one warm-up (one call when a call exceeds 2 s). */
+function bestMs(fn: () => void, samples: number): number {
   const t0 = performance.now();
   fn();
   if (performance.now() - t0 > 2000) samples = 1;
-  const times: number[] = [];
+  let best = Infinity;
   for (let s = 0; s < samples; s++) {
     const start = performance.now();
     fn();
-    times.push(performance.now() - start);
+    best = Math.min(best, performance.now() - start);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return best;
 }
 
-function forward(c: Case, inputs: Tensor[]): () => void {
-  return () => void F.noGrad(() => c.run(...inputs));
-}
-
-function forwardBackward(c: Case, inputs: Tensor[]): () => void {
-  return () => {
-    const leaves = inputs.map((t) => new Tensor(t.data.slice(), t.shape).requireGrad());
-    const y = c.run(...leaves);
-    F.backward(y, upstream(y));
+/** Forward (no graph) and forward + backward (fixed random upstream gradient) of one case. */
+function operations(c: Case, dtype: DType): { forward: () => void; forwardBackward: () => void } {
+  const inputs = c.inputs(dtype);
+  const leaves = inputs.map((t) => new Tensor(t.data, t.shape).requireGrad());
+  const size = F.noGrad(() => c.run(...inputs)).size;
+  const weights = new Random(9).tensor([size], dtype).data;
+  return {
+    forward: () => void F.noGrad(() => c.run(...inputs)),
+    forwardBackward: () => {
+      for (const t of leaves) t.grad = null;
+      F.backward(c.run(...leaves), weights);
+    },
   };
 }
 
-const weights = new Map<number, Float64Array>();
-/** A fixed random upstream gradient of y's size. */
-function upstream(y: Tensor): Float64Array {
-  let w = weights.get(y.size);
-  if (w === undefined) {
-    w = new Random(9).tensor([y.size], 'float64').data as Float64Array;
-    weights.set(y.size, w);
-  }
-  return w;
-}
-
-interface Row {
-  scan: string;
-  like: string;
-  shape: Record<string, number>;
-  dtype: DType;
-  mode: 'forward' | 'forward+backward';
-  jsMs: number;
-  wasmMs: number;
-  speedup: number;
-}
-
 /**
- * For every case, dtype and mode: JS reference and WASM kernel, alternating (JS, WASM, JS,
- * WASM … the median of each), so that a noisy machine affects both alike.
+ * For every case and dtype: forward and forward + backward on the JS reference kernels and on
+ * the WASM kernels, alternating (JS, WASM, JS, WASM) and keeping the fastest call of each, so
+ * that a busy machine disturbs both alike. Times are of the op alone (no projections); forward
+ * + backward includes the autograd bookkeeping (gradient buffers, leaf accumulation), the same
+ * for both paths.
  */
 export function scansRnnBench(options: { quick?: boolean } = {}): unknown {
   if (!rnnWasmReady()) return { skipped: 'no WebAssembly SIMD in this runtime' };
   const samples = options.quick ? 3 : 5;
-  const rows: Row[] = [];
+  const rows = [];
   const old = setGemmBackend('auto');
   try {
     for (const c of cases(options.quick ?? false)) {
       for (const dtype of ['float32', 'float64'] as const) {
-        const inputs = c.inputs(dtype);
-        for (const mode of ['forward', 'forward+backward'] as const) {
-          const fn = mode === 'forward' ? forward(c, inputs) : forwardBackward(c, inputs);
-          const js: number[] = [];
-          const wasm: number[] = [];
-          for (let pass = 0; pass < 2; pass++) {
-            setGemmBackend('js');
-            js.push(timeMs(fn, samples));
-            setGemmBackend('auto');
-            wasm.push(timeMs(fn, samples));
+        const ops = operations(c, dtype);
+        const best = { js: { forward: Infinity, forwardBackward: Infinity }, wasm: { forward: Infinity, forwardBackward: Infinity } };
+        for (let pass = 0; pass < 2; pass++) {
+          for (const mode of ['js', 'wasm'] as const) {
+            setGemmBackend(mode === 'js' ? 'js' : 'auto');
+            best[mode].forward = Math.min(best[mode].forward, bestMs(ops.forward, samples));
+            best[mode].forwardBackward = Math.min(best[mode].forwardBackward, bestMs(ops.forwardBackward, samples));
           }
-          const jsMs = Math.min(...js);
-          const wasmMs = Math.min(...wasm);
-          const row: Row = { scan: c.scan, like: c.like, shape: c.shape, dtype, mode, jsMs: round(jsMs), wasmMs: round(wasmMs), speedup: round(jsMs / wasmMs) };
-          rows.push(row);
-          log(`scans-rnn ${c.scan} ${dtype} ${mode} ${JSON.stringify(c.shape)}: JS ${row.jsMs} ms, WASM ${row.wasmMs} ms (×${row.speedup})`);
         }
+        const row = {
+          scan: c.scan,
+          note: c.like,
+          dtype,
+          ...c.shape,
+          jsForwardMs: round(best.js.forward),
+          wasmForwardMs: round(best.wasm.forward),
+          forwardSpeedup: round(best.js.forward / best.wasm.forward),
+          jsForwardBackwardMs: round(best.js.forwardBackward),
+          wasmForwardBackwardMs: round(best.wasm.forwardBackward),
+          forwardBackwardSpeedup: round(best.js.forwardBackward / best.wasm.forwardBackward),
+        };
+        rows.push(row);
+        const dims = Object.entries(c.shape).map(([k, v]) => `${k}=${v}`).join(' ');
+        log(`scans-rnn ${c.scan} ${dtype} ${dims}: forward JS ${row.jsForwardMs} ms, WASM ${row.wasmForwardMs} ms (×${row.forwardSpeedup}); forward+backward JS ${row.jsForwardBackwardMs} ms, WASM ${row.wasmForwardBackwardMs} ms (×${row.forwardBackwardSpeedup})`);
       }
     }
   } finally {
     setGemmBackend(old);
   }
-  return { note: 'B = 1; WASM = assembly/rnn*.ts (f64x2 lanes for both dtypes), JS = the reference kernels (IATTN_KERNELS=js)', rows };
+  return rows;
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
