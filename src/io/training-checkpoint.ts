@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { Tensor } from '../core/index.js';
 import type { DType } from '../core/index.js';
 import { openCheckpoint, WEIGHTS_FILE, writeCheckpoint } from './checkpoint.js';
+import type { Checkpoint } from './checkpoint.js';
 import type { TensorsToWrite } from './safetensors.js';
 import { SafetensorsReader, serializeSafetensors } from './safetensors.js';
 import { writeFileAtomic } from './node-file.js';
@@ -119,20 +120,20 @@ export function readTrainerState(dir: string): TrainerStateFile {
   return state;
 }
 
+/** The classifier head (`classifier.weight` [C, H], `classifier.bias` [C]) of an open checkpoint, or null without one. */
+export function readClassifierHead(checkpoint: Checkpoint, dtype: DType): ClassifierHead | null {
+  if (!checkpoint.has(CLASSIFIER_WEIGHT)) return null;
+  const [C, H] = checkpoint.info(CLASSIFIER_WEIGHT).shape;
+  if (!checkpoint.has(CLASSIFIER_BIAS)) throw new TrainingError(`${checkpoint.dir} has ${CLASSIFIER_WEIGHT} but no ${CLASSIFIER_BIAS}`);
+  return new ClassifierHead(new Tensor(checkpoint.readFloat(CLASSIFIER_WEIGHT, dtype), [C, H]), new Tensor(checkpoint.readFloat(CLASSIFIER_BIAS, dtype), [C]));
+}
+
 /** Model (and classifier head, when the checkpoint has one) from a checkpoint folder. */
 export function loadTrainedModel(dir: string, dtype: DType = 'float32'): { model: DecoderLM; head: ClassifierHead | null; config: Record<string, unknown>; labels: string[] | null; tokenizerPath: string | null } {
   const checkpoint = openCheckpoint(dir);
   try {
     const model = modelFromStore(checkpoint.config, checkpoint, dtype);
-    let head: ClassifierHead | null = null;
-    if (checkpoint.has(CLASSIFIER_WEIGHT)) {
-      const [C, H] = checkpoint.info(CLASSIFIER_WEIGHT).shape;
-      if (!checkpoint.has(CLASSIFIER_BIAS)) throw new TrainingError(`${dir} has ${CLASSIFIER_WEIGHT} but no ${CLASSIFIER_BIAS}`);
-      head = new ClassifierHead(
-        new Tensor(checkpoint.readFloat(CLASSIFIER_WEIGHT, dtype), [C, H]),
-        new Tensor(checkpoint.readFloat(CLASSIFIER_BIAS, dtype), [C]),
-      );
-    }
+    const head = readClassifierHead(checkpoint, dtype);
     return { model, head, config: checkpoint.config, labels: labelsOf(checkpoint.config), tokenizerPath: checkpoint.tokenizerPath };
   } finally {
     checkpoint.close();

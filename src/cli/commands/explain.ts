@@ -2,18 +2,21 @@
  * `iattn explain`: which input tokens made the model predict its next token — one method or
  * all of them (src/explain), as coloured tokens in the terminal (or the top-10 tokens with
  * scores when colour is off: NO_COLOR, --no-color, or stdout not a terminal), one JSON
- * document with --json, and an HTML report with --out FILE.html.
+ * document with --json, and an HTML report with --out FILE.html. On a classifier checkpoint
+ * (a classifier head, src/train/classifier.ts) the explained logit is the class read at the
+ * last token; --target names a class (id2label name or #ID).
  */
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { ExplainContext } from '../../explain/context.js';
 import { DEFAULT_IG_STEPS, DEFAULT_METHOD, explain, getMethod, METHOD_NAMES } from '../../explain/registry.js';
-import { explanationHtml, formatScore, quoteToken, targetLine, topTokensLine } from '../../explain/report.js';
+import { classTargetLine, explanationHtml, formatScore, quoteToken, targetLine, topTokensLine } from '../../explain/report.js';
 import type { ReportEntry } from '../../explain/report.js';
 import { AGGREGATIONS, ExplainError } from '../../explain/types.js';
 import type { ExplainOptions, ResolvedTarget } from '../../explain/types.js';
 import { VARIANTS } from '../../implicit/decomposition.js';
 import { MemoryBudgetError } from '../../implicit/extract.js';
+import { classifierOf } from '../../io/classifier-checkpoint.js';
 import type { LoadedModel } from '../../io/load-model.js';
 import { writeFileAtomic } from '../../io/node-file.js';
 import { colorTokens } from '../../viz/index.js';
@@ -80,23 +83,27 @@ function runExplain(options: ExplainCliOptions): void {
   if (options.out !== undefined && path.extname(options.out).toLowerCase() !== '.html') {
     throw new CliError(`--out writes an HTML report; give a file ending in .html, got '${options.out}'`);
   }
-  const loaded = openModel(options);
+  const base = openModel(options);
+  const classifier = classifierOf(base);
+  const loaded = classifier ?? base;
+  const labels = classifier?.classifier.labels ?? null;
   if (explainOptions.startLayer! >= loaded.model.numLayers) {
     throw new CliError(`--start-layer ${explainOptions.startLayer} is outside the model's layers [0, ${loaded.model.numLayers})`);
   }
   const ids = readInputIds(options, loaded);
   const tokens = tokenLabels(loaded, ids);
-  const tokenText = tokenTextOf(loaded);
-  explainOptions.target = { position: parsePosition(options.position, ids.length), token: parseTarget(options.target, loaded) };
+  const tokenText = labels === null ? tokenTextOf(loaded) : (id: number) => labels[id] ?? `class ${id}`;
+  explainOptions.target = { position: parsePosition(options.position, ids.length), token: labels === null ? parseTarget(options.target, loaded) : parseClass(options.target, labels) };
 
   const { target, entries } = explainMethods(loaded, ids, methods, explainOptions);
+  const headline = labels === null ? targetLine(target, tokenText) : classTargetLine(target, labels);
 
   if (options.out !== undefined) {
     const html = explanationHtml({
-      title: `Explanation of ${loaded.model.modelType} at position ${target.position}`,
+      title: labels === null ? `Explanation of ${loaded.model.modelType} at position ${target.position}` : `Why did the ${loaded.model.modelType} classifier say ${quoteToken(tokenText(target.token))}?`,
       subtitle: `model ${loaded.dir} · ${ids.length} tokens · variant ${explainOptions.variant ?? 'paper (hidden for hidden-attr)'} · start layer ${explainOptions.startLayer} · aggregation ${explainOptions.aggregation}`,
       tokens,
-      targetLine: targetLine(target, tokenText),
+      targetLine: headline,
       targetText: quoteToken(tokenText(target.token)),
       position: target.position,
       entries,
@@ -108,9 +115,9 @@ function runExplain(options: ExplainCliOptions): void {
     }
   }
   if (options.json) {
-    printJson(jsonDocument(loaded, ids, tokens, target, tokenText, entries));
+    printJson({ ...(jsonDocument(loaded, ids, tokens, target, tokenText, entries) as object), ...(labels === null ? {} : { labels }) });
   } else {
-    printHuman(tokens, target, tokenText, entries, options.color);
+    printHuman(tokens, target, tokenText, entries, options.color, headline);
   }
   if (options.out !== undefined) (options.json ? process.stderr : process.stdout).write(`report written to ${options.out}\n`);
 }
@@ -169,10 +176,11 @@ function jsonDocument(
   };
 }
 
-export function printHuman(tokens: string[], target: ResolvedTarget, tokenText: (id: number) => string, entries: ReportEntry[], colorFlag: boolean): void {
+/** The methods' scores, one line each (coloured tokens or the top 10), under `headline` (default: the target line). */
+export function printHuman(tokens: string[], target: ResolvedTarget, tokenText: (id: number) => string, entries: ReportEntry[], colorFlag: boolean, headline?: string): void {
   const color = colorFlag && process.stdout.isTTY === true && !process.env.NO_COLOR;
   const width = Math.max(...entries.map((e) => e.method.length)) + 2;
-  const lines = [targetLine(target, tokenText)];
+  const lines = [headline ?? targetLine(target, tokenText)];
   for (const entry of entries) {
     const e = entry.explanation;
     const name = entry.method.padEnd(width);
@@ -223,6 +231,15 @@ function parseTarget(value: string, loaded: LoadedModel): number | undefined {
   }
   if (encoded[0] >= vocab) throw new CliError(`--target '${value}' is token ${encoded[0]}, outside the model's vocabulary [0, ${vocab})`);
   return encoded[0];
+}
+
+/** A classifier's --target: 'next' → its top class; '#ID' or a class name (id2label). */
+function parseClass(value: string, labels: readonly string[]): number | undefined {
+  if (value === 'next') return undefined;
+  const id = /^#(\d+)$/.exec(value);
+  const n = id !== null ? Number(id[1]) : labels.indexOf(value);
+  if (n < 0 || n >= labels.length) throw new CliError(`--target '${value}' is not a class of this classifier; give next, #ID or one of ${labels.join(', ')}`);
+  return n;
 }
 
 function parsePosition(value: string, length: number): number {
