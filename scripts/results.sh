@@ -6,16 +6,20 @@
 #   3. writes docs/results.md, draws its plots into docs/figures/ and copies every results
 #      document to docs/results-data/ (OUT=docs/results-data ONLY=doc scripts/results.sh
 #      rebuilds the text from those alone).
-# Sample sizes (environment): SAMPLES_LM (perturbation windows per LM, default 40),
-# SAMPLES_CLS (classifier passages, default 100), SAMPLES_GT (task examples, default 200).
+# Sample sizes (environment): SAMPLES_LM (perturbation windows per LM, default 200),
+# SAMPLES_CLS (classifier passages, default 200), SAMPLES_FIXTURE (windows for the two larger
+# PyTorch-trained fixture LMs, default 40), SAMPLES_GT (task examples, default 200).
+# ONLY=lms / ONLY=classifiers train just those models. An evaluation whose results.json
+# exists in OUT is not rerun (RERUN=1 reruns it).
 # RETRAIN=1 retrains every model; ONLY=models stops after training; ONLY=doc only rebuilds the
 # document from the results already in OUT. OUT (default out/results) and DOCS (default docs)
 # redirect the outputs. A full run takes about an hour of CPU time (2 cores, shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SAMPLES_LM=${SAMPLES_LM:-40}
-SAMPLES_CLS=${SAMPLES_CLS:-100}
+SAMPLES_LM=${SAMPLES_LM:-200}
+SAMPLES_CLS=${SAMPLES_CLS:-200}
+SAMPLES_FIXTURE=${SAMPLES_FIXTURE:-40}
 SAMPLES_GT=${SAMPLES_GT:-200}
 EVAL=models/eval
 OUT=${OUT:-out/results}
@@ -78,26 +82,27 @@ done
 if [ "$STEP" = models ]; then exit 0; fi
 
 # 2. Evaluations -----------------------------------------------------------------------
-for lm in mamba2 rwkv; do
-  "${IATTN[@]}" evaluate perturbation --model "test/fixtures/trained/$lm" --samples "$SAMPLES_LM" --seq 32 --kind delete --seed 0 --out "$OUT/perturbation-$lm" > /dev/null
+# evaluate NAME ARGS…: runs `iattn evaluate ARGS… --out OUT/NAME` unless OUT/NAME/results.json
+# exists (RERUN=1 redoes it), so an interrupted run resumes where it stopped.
+evaluate() {
+  local name=$1
+  shift
+  if [ -f "$OUT/$name/results.json" ] && [ "${RERUN:-0}" != 1 ]; then return; fi
+  echo "evaluating $name: iattn evaluate $*" >&2
+  "${IATTN[@]}" evaluate "$@" --out "$OUT/$name" > /dev/null
+}
+for arch in "${ALL_FAMILIES[@]}"; do
+  evaluate "perturbation-lm-$arch" perturbation --model "$EVAL/lm-$arch" --samples "$SAMPLES_LM" --seq 32 --kind delete --seed 0
+  evaluate "perturbation-classifier-$arch" perturbation --model "$EVAL/classifier-$arch" --samples "$SAMPLES_CLS" --kind delete --seed 0
 done
-"${IATTN[@]}" evaluate perturbation --model "$EVAL/classifier-rwkv" --samples "$SAMPLES_CLS" --kind delete --seed 0 --out "$OUT/perturbation-classifier-rwkv" > /dev/null
+# The PyTorch-trained language models of the test fixtures (larger, slower: fewer samples).
+for lm in mamba2 rwkv; do
+  evaluate "perturbation-fixture-$lm" perturbation --model "test/fixtures/trained/$lm" --samples "$SAMPLES_FIXTURE" --seq 32 --kind delete --seed 0
+done
 for task in needle recall; do
   for arch in "${FAMILIES[@]}"; do
-    "${IATTN[@]}" evaluate groundtruth --model "$EVAL/$task-$arch" --samples "$SAMPLES_GT" --seed 0 --out "$OUT/groundtruth-$task-$arch" > /dev/null
+    evaluate "groundtruth-$task-$arch" groundtruth --model "$EVAL/$task-$arch" --samples "$SAMPLES_GT" --seed 0
   done
-done
-
-# Vision (docs/vision.md): the evaluations of the shipped classifiers live with the models
-# (models/vision/*/eval*/); VISION=1 reruns them (a few minutes per run on 2 shared cores).
-# They are copied into OUT as vision-*.json, the names results-doc.ts recognises.
-for m in vim mlla; do
-  if [ "${VISION:-0}" = 1 ]; then
-    "${IATTN[@]}" vision evaluate --model "models/vision/$m" --images 100 --perturbation-images 100 --accuracy-images 1000 --out "models/vision/$m/eval" > /dev/null
-    "${IATTN[@]}" vision evaluate --model "models/vision/$m" --images 100 --perturbation-images 100 --accuracy-images 1000 --methods raw,rollout,hidden-attr,unified-attr,grad-attn --start-layer 2 --out "models/vision/$m/eval-start2" > /dev/null
-  fi
-  cp "models/vision/$m/eval/results.json" "$OUT/vision-$m.json"
-  cp "models/vision/$m/eval-start2/results.json" "$OUT/vision-$m-start2.json"
 done
 
 fi

@@ -15,12 +15,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MethodEvidence } from '../evaluate/groundtruth.js';
-import type { MeanWithError } from '../evaluate/metrics.js';
 import { formatMean, groundTruthSvg, markdownTable, perturbationSvg, perturbationTable } from '../evaluate/report.js';
 import { svgToPng } from '../io/svg-png.js';
 import type { GroundTruthDocument, PerturbationDocument } from '../evaluate/report.js';
 import { VISION_EVAL_METHODS } from '../vision/evaluate.js';
 import type { EvaluationResults } from '../vision/evaluate.js';
+import { clearlyAbove, familyName, groupReading, groupTable, overviewColumn, perturbationGroups } from './results-perturbation.js';
 import { VISION_NOTES, visionSection } from './results-vision.js';
 
 interface Loaded {
@@ -47,16 +47,9 @@ function trainingRecord(modelDir: string): { command: string | null; accuracy: n
 const FAMILY_ORDER = ['mamba', 'falcon_mamba', 'mamba2', 'rwkv', 'recurrent_gemma', 'gla', 'hgrn', 'retnet'];
 const familyRank = (modelType: string) => (FAMILY_ORDER.includes(modelType) ? FAMILY_ORDER.indexOf(modelType) : FAMILY_ORDER.length);
 
-/** How a family is named in the tables (model_type otherwise). */
-const DISPLAY: Record<string, string> = { recurrent_gemma: 'griffin' };
-const familyName = (modelType: string) => DISPLAY[modelType] ?? modelType;
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
-/** Two means differ by more than two combined standard errors. */
-function clearlyAbove(a: MeanWithError, b: MeanWithError): boolean {
-  return a.mean - b.mean > 2 * Math.sqrt(a.se ** 2 + b.se ** 2);
-}
 
 function perturbationReading(d: PerturbationDocument, label: string): string[] {
   const byDelta = [...d.methods].sort((a, b) => b.deltaAF.mean - a.deltaAF.mean);
@@ -139,26 +132,19 @@ function figure(name: string, svg: string, docsDir: string, png: boolean): strin
   return `figures/${name}.${png ? 'png' : 'svg'}`;
 }
 
-/** Short column name of a perturbation run. */
-function runLabel(d: PerturbationDocument): string {
-  return d.model.objective === 'classify' ? `${d.model.modelType} classifier` : `${d.model.modelType} LM`;
-}
-
 /**
- * The headline table: one row per method; ΔA^F of every perturbation run, and the AUROC of
- * every task averaged over the families that learned it.
+ * The headline table: one row per method; ΔA^F of every group of perturbation runs (the mean
+ * over its families, or the run itself), and the AUROC of every task averaged over the
+ * families that learned it.
  */
 function overview(perturbation: PerturbationDocument[], groundTruth: GroundTruthDocument[]): string[] {
   const tasks = [...new Set(groundTruth.map((d) => d.task.name))];
   const learned = (task: string) => groundTruth.filter((d) => d.task.name === task && d.result.learned);
   const methods = [...new Set([...perturbation.flatMap((d) => d.methods.map((m) => m.method)), ...groundTruth.flatMap((d) => d.result.methods.map((m) => m.method))])];
   if (methods.length === 0) return [];
-  const header = ['method', ...perturbation.map((d) => `ΔA^F ${runLabel(d)} ↑`), ...tasks.map((t) => `AUROC ${t} (${learned(t).length} families) ↑`)];
-  const columns: Array<Map<string, string>> = [];
-  for (const d of perturbation) {
-    const best = Math.max(...d.methods.map((m) => m.deltaAF.mean));
-    columns.push(new Map(d.methods.map((m) => [m.method, m.deltaAF.mean === best ? `**${formatMean(m.deltaAF, 2)}**` : formatMean(m.deltaAF, 2)])));
-  }
+  const groups = perturbationGroups(perturbation).map(overviewColumn);
+  const header = ['method', ...groups.map((g) => g.header), ...tasks.map((t) => `AUROC ${t} (${learned(t).length} families) ↑`)];
+  const columns: Array<Map<string, string>> = groups.map((g) => g.cells);
   for (const task of tasks) {
     const docs = learned(task);
     const mean = (method: string) => {
@@ -173,7 +159,7 @@ function overview(perturbation: PerturbationDocument[], groundTruth: GroundTruth
     '',
     markdownTable(header, methods.map((m) => [m, ...columns.map((c) => c.get(m) ?? '–')])),
     '',
-    'ΔA^F: perturbation test (mean ± SE, higher is better; random ≈ 0 in expectation). AUROC: ground truth, relevance vs the evidence positions, averaged over the families that learned the task (chance 0.5). Details, sample sizes and plots below.',
+    'ΔA^F: perturbation test (higher is better; random ≈ 0 in expectation) — for a group of runs, the mean over its families of each run\'s mean ΔA^F (the per-family values with standard errors are in section 1). AUROC: ground truth, relevance vs the evidence positions, averaged over the families that learned the task (chance 0.5). Details, sample sizes and plots below.',
     '',
   ];
 }
@@ -220,7 +206,7 @@ export function buildResults(outDir: string, docsDir: string): string {
       `Code: ${all[0].code.package} ${all[0].code.version}; the runs were made at commit${commits.length > 1 ? 's' : ''} ${commits.join(', ')} (HEAD at run time; uncommitted changes are not recorded). ` +
       `Runs finished ${all.map((d) => d.createdAt).sort().at(-1)}.`,
     '',
-    'What is measured (`iattn evaluate --help`, src/evaluate/): **perturbation tests** on the two Austen language models of the test fixtures and on a which-novel classifier, and a **ground-truth test** on small models of five families trained on synthetic tasks whose evidence is known. ' +
+    `What is measured (\`iattn evaluate --help\`, src/evaluate/): **perturbation tests** on ${perturbationGroups(perturbation.map((p) => p.doc)).map((g) => `${g.docs.length} ${g.label} (${g.docs.map((d) => familyName(d.model.modelType)).join(', ')})`).join('; ')}, and a **ground-truth test** on small models of ${new Set(groundTruth.map((g) => g.doc.model.modelType)).size} families trained on synthetic tasks whose evidence is known. ` +
       'Every run\'s full results document (settings, seeds, per-sample numbers) is in [results-data/](results-data/).',
     '',
   );
@@ -241,16 +227,22 @@ export function buildResults(outDir: string, docsDir: string): string {
       '',
     );
   }
+  for (const group of perturbationGroups(perturbation.map((p) => p.doc))) {
+    lines.push(`### ${group.title}: ΔA^F by family`, '', groupTable(group), '', 'Mean ± SE over each run\'s samples; best method per family in bold; the last column is the mean over the families.', '');
+    reading.push(...groupReading(group));
+  }
+  lines.push('### Every run in detail', '');
   for (const { name, doc } of perturbation) {
-    const title = doc.model.objective === 'classify' ? `Which-novel classifier (${doc.model.modelType}, ${doc.model.dir})` : `Austen language model: ${doc.model.modelType} (${doc.model.dir})`;
+    const title = doc.model.objective === 'classify' ? `Which-novel classifier (${familyName(doc.model.modelType)}, ${doc.model.dir})` : `Austen language model: ${familyName(doc.model.modelType)} (${doc.model.dir})`;
     const u = doc.unperturbed;
-    lines.push(`### ${title}`, '');
-    if (doc.model.objective === 'classify') {
+    lines.push(`#### ${title}`, '');
+    if (!doc.model.dir.startsWith('test/fixtures/')) {
       const record = trainingRecord(doc.model.dir);
-      lines.push(
-        `Trained in TypeScript with \`${record.command ?? 'iattn train … (command not recorded)'}\`; validation accuracy at the end of training ${record.accuracy === null ? 'unknown' : pct(record.accuracy)} on ${doc.model.labels?.length ?? '?'} classes (${doc.model.labels?.join(', ') ?? ''}; chance ${doc.model.labels ? pct(1 / doc.model.labels.length) : '?'}).`,
-        '',
-      );
+      const quality =
+        doc.model.objective === 'classify'
+          ? `validation accuracy at the end of training ${record.accuracy === null ? 'unknown' : pct(record.accuracy)} on ${doc.model.labels?.length ?? '?'} classes (${doc.model.labels?.join(', ') ?? ''}; chance ${doc.model.labels ? pct(1 / doc.model.labels.length) : '?'})`
+          : `validation NLL at the end of training ${record.nll === null ? 'unknown' : `${record.nll.toFixed(3)} nats/token`}`;
+      lines.push(`Trained in TypeScript with \`${record.command ?? 'iattn train … (command not recorded)'}\`; ${quality}.`, '');
     }
     lines.push(
       `- target: ${doc.target}`,
