@@ -10,7 +10,7 @@ import { RWKV } from './helpers.js';
 const BIN = fileURLToPath(new URL('../../bin/iattn.js', import.meta.url));
 
 describe('iattn serve', () => {
-  it('prints its address, serves the default model, the shipped vision models and --model folders, and stops on SIGTERM', async () => {
+  it('prints its address, serves the default model, the which-novel classifier, the shipped vision models and --model folders, and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--model', RWKV, '--workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -29,10 +29,11 @@ describe('iattn serve', () => {
         });
         child.on('exit', () => reject(new Error(`serve exited; stderr: ${stderr}`)));
       });
-      expect(stdout).toMatch(/models: default \(mamba2\), vim \(vim\), mlla \(mlla\), rwkv \(rwkv\)/);
+      expect(stdout).toMatch(/models: default \(mamba2\), classifier \(rwkv\), vim \(vim\), mlla \(mlla\), rwkv \(rwkv\)/);
       const models = (await (await fetch(`${url}api/models`)).json()) as { models: Array<{ id: string; kind: string; isDefault: boolean }> };
       expect(models.models.map((m) => [m.id, m.kind, m.isDefault])).toEqual([
         ['default', 'text', true],
+        ['classifier', 'text', false],
         ['vim', 'vision', false],
         ['mlla', 'vision', false],
         ['rwkv', 'text', false],

@@ -1,16 +1,18 @@
 /**
  * `iattn serve [--host 127.0.0.1] [--port 7860] [--model DIR …]`: the web viewer. Serves the
  * built client (building it first when needed) and the JSON API of src/viewer/README.md for
- * the embedded default model, the shipped vision classifiers (models/vision/vim, mlla) and
+ * the embedded default model, the which-novel classifier (models/classifier: its prediction
+ * is a novel, named by id2label), the shipped vision classifiers (models/vision/vim, mlla) and
  * every --model folder (named by folder; language or vision checkpoints); runs until Ctrl+C.
  */
+import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_HOST, DEFAULT_LIMITS, DEFAULT_PORT, resolveConfig } from '../../viewer/server/config.js';
 import { ModelCatalogue } from '../../viewer/server/catalogue.js';
 import { ensureClient } from '../../viewer/server/client-build.js';
 import { startViewer } from '../../viewer/server/server.js';
 import { CliError } from '../errors.js';
-import { DEFAULT_MODEL_DIR } from '../options.js';
+import { DEFAULT_CLASSIFIER_DIR, DEFAULT_MODEL_DIR } from '../options.js';
 import { integerAtLeast, positiveInt } from '../parse.js';
 import { DEFAULT_VISION_MODEL_DIRS } from './vision.js';
 
@@ -43,7 +45,9 @@ export function registerServe(program: Command): void {
 async function runServe(options: ServeOptions): Promise<void> {
   const port = integerAtLeast(options.port, '--port', 0);
   if (port > 65535) throw new CliError(`--port must be at most 65535, got '${options.port}'`);
-  const modelDirs = [...(options.default ? [DEFAULT_MODEL_DIR, ...DEFAULT_VISION_MODEL_DIRS] : []), ...options.model];
+  // The default language model, the which-novel classifier (class names from its id2label) and the vision models.
+  const defaults = [DEFAULT_MODEL_DIR, ...(fs.existsSync(DEFAULT_CLASSIFIER_DIR) ? [DEFAULT_CLASSIFIER_DIR] : []), ...DEFAULT_VISION_MODEL_DIRS];
+  const modelDirs = [...(options.default ? defaults : []), ...options.model];
   if (modelDirs.length === 0) throw new CliError('no model to show: drop --no-default or give --model DIR');
   const say = (line: string) => process.stdout.write(`${line}\n`);
   try {

@@ -15,6 +15,7 @@ import type { LayerDecomposition } from '../../implicit/decomposition.js';
 import { extract, MemoryBudgetError } from '../../implicit/extract.js';
 import type { Reduce } from '../../implicit/extract.js';
 import { mixerLayers } from '../../implicit/model-layers.js';
+import { classifierOf } from '../../io/classifier-checkpoint.js';
 import { loadModel } from '../../io/load-model.js';
 import type { LoadedModel } from '../../io/load-model.js';
 import { loadTokenizer, TokenizerError } from '../../io/tokenizer.js';
@@ -43,6 +44,8 @@ import type { AnalyzeJob, AttentionJob, InputJob, PerturbationJob } from './vali
 interface LoadedEntry {
   loaded: LoadedModel;
   tokenizer: TextTokenizer | null;
+  /** A classifier's class names (its explained "token" is the class read at the last position), else null. */
+  labels: string[] | null;
 }
 
 /** One input on one model: its tokens and the shared explanation context. */
@@ -181,7 +184,8 @@ export class ViewerEngine {
   }
 
   private targetJson(s: Session, t: ResolvedTarget): TargetJson {
-    const text = (id: number) => tokenText(s.entry.tokenizer, id);
+    const labels = s.entry.labels;
+    const text = (id: number) => (labels === null ? tokenText(s.entry.tokenizer, id) : (labels[id] ?? `class ${id}`));
     return { position: t.position, token: t.token, text: text(t.token), logit: t.logit, probability: t.probability, topToken: t.topToken, topText: text(t.topToken), topProbability: t.topProbability };
   }
 
@@ -189,8 +193,10 @@ export class ViewerEngine {
   private model(model: ModelEntry): LoadedEntry {
     let entry = this.models.get(model.id);
     if (entry === undefined) {
-      const loaded = loadModel(model.dir);
-      entry = { loaded, tokenizer: loaded.tokenizerPath === null ? null : loadTokenizer(loaded.tokenizerPath) };
+      const base = loadModel(model.dir);
+      const classifier = classifierOf(base); // a classifier head: explain the class, named by id2label
+      const loaded = classifier ?? base;
+      entry = { loaded, tokenizer: loaded.tokenizerPath === null ? null : loadTokenizer(loaded.tokenizerPath), labels: classifier?.classifier.labels ?? null };
       this.models.set(model.id, entry);
     }
     return entry;
