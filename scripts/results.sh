@@ -70,14 +70,21 @@ train_classifiers() {
     train "$EVAL/classifier-$arch" --arch "$arch" --size tiny --data austen-classify --seq 32 --batch 32 --steps 500 --lr "$lr" --eval-every 100 --eval-batches 12 --seed 0
   done
 }
+train_tasks() {
+  for arch in "${FAMILIES[@]}"; do
+    train "$EVAL/needle-$arch" --arch "$arch" --size tiny --data task:needle --tokenizer "$EVAL/task-tokenizer.json" --seq 16 --batch 32 --steps 300 --lr 1e-2 --eval-every 100 --seed 0
+    # RWKV, Griffin and GLA did not learn associative recall with lr 1e-2 (24–26 % accuracy); they get 3e-3.
+    local recall_lr=1e-2
+    case "$arch" in rwkv | griffin | gla) recall_lr=3e-3 ;; esac
+    train "$EVAL/recall-$arch" --arch "$arch" --size tiny --data task:assoc-recall --tokenizer "$EVAL/task-tokenizer.json" --seq 12 --batch 32 --steps 2000 --lr "$recall_lr" --eval-every 250 --seed 0
+  done
+}
 if [ "$STEP" = lms ]; then train_lms; exit 0; fi
 if [ "$STEP" = classifiers ]; then train_classifiers; exit 0; fi
+if [ "$STEP" = tasks ]; then train_tasks; exit 0; fi
 train_lms
 train_classifiers
-for arch in "${FAMILIES[@]}"; do
-  train "$EVAL/needle-$arch" --arch "$arch" --size tiny --data task:needle --tokenizer "$EVAL/task-tokenizer.json" --seq 16 --batch 32 --steps 300 --lr 1e-2 --eval-every 100 --seed 0
-  train "$EVAL/recall-$arch" --arch "$arch" --size tiny --data task:assoc-recall --tokenizer "$EVAL/task-tokenizer.json" --seq 12 --batch 32 --steps 2000 --lr 1e-2 --eval-every 250 --seed 0
-done
+train_tasks
 
 if [ "$STEP" = models ]; then exit 0; fi
 
