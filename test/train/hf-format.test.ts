@@ -187,6 +187,23 @@ describe.each(REFERENCES)('a checkpoint written by iattn train matches the trans
   });
 });
 
+describe.each([
+  ['models/default', 'mamba2'],
+  ['models/classifier', 'rwkv'],
+])('the shipped %s', (folder, family) => {
+  it(`has every config.json key of the transformers-saved ${family} fixture, with the same Python types, and reference logits`, () => {
+    const dir = path.resolve(import.meta.dirname, '../..', folder);
+    const ours = pythonJson(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    const ref = pythonJson(fs.readFileSync(fixturePath('hf', family, 'config.json'), 'utf8'));
+    for (const key of Object.keys(ref)) {
+      if (NOT_WRITTEN.includes(key)) continue;
+      expect(Object.hasOwn(ours, key), key).toBe(true);
+      expect(pyType(ours[key]), key).toEqual(pyType(ref[key]));
+    }
+    expect(fs.existsSync(path.join(dir, REFERENCE_LOGITS_FILE))).toBe(true);
+  });
+});
+
 /**
  * The __init__ arguments of flash-linear-attention's config classes
  * (fla/models/{gla,retnet,hgrn}/configuration_*.py), and those typed float.
