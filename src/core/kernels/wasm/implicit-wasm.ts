@@ -304,6 +304,17 @@ export function setChunkBudget(bytes: number): number {
   return old;
 }
 
+/** The entries of each core, in their order. */
+function entriesByCore(entries: readonly FusedEntry[]): Map<number, FusedEntry[]> {
+  const byCore = new Map<number, FusedEntry[]>();
+  for (const e of entries) {
+    const list = byCore.get(e.core);
+    if (list === undefined) byCore.set(e.core, [e]);
+    else list.push(e);
+  }
+  return byCore;
+}
+
 /** A bump allocator of 16-byte aligned float64 slots in module memory. */
 class Layout {
   top: number;
@@ -344,8 +355,7 @@ export function runFused(layer: FusedLayer, b: number, entries: readonly FusedEn
   if (w === null) return false;
   const { length: L, core } = layer;
   const T = Math.min(bandRows(L), L);
-  const byCore = new Map<number, FusedEntry[]>();
-  for (const e of entries) byCore.set(e.core, [...(byCore.get(e.core) ?? []), e]);
+  const byCore = entriesByCore(entries);
   const cores = [...byCore.keys()].sort((x, y) => x - y);
   // Accumulated targets get a band buffer each.
   const accSlot = new Map<number, number>();
@@ -399,11 +409,15 @@ export function runFused(layer: FusedLayer, b: number, entries: readonly FusedEn
     const mem = new Layout(chunkBase);
     const coreSlots = new Map<number, CoreSlots>();
     const entrySlots = new Map<FusedEntry, EntrySlots>();
+    const targets = new Set<number>();
     for (const k of chunk) {
       const slots = allocateCore(mem, core, L, N);
       coreSlots.set(k, slots);
       fillSlots(core, L, b, k, slots, view);
-      for (const e of byCore.get(k)!) entrySlots.set(e, allocateEntry(mem, layer, b, e, view));
+      for (const e of byCore.get(k)!) {
+        entrySlots.set(e, allocateEntry(mem, layer, b, e, view));
+        if (accSlot.has(e.target)) targets.add(e.target);
+      }
     }
     for (let t0 = 0; t0 < L; t0 += T) {
       const t1 = Math.min(L, t0 + T);
@@ -439,8 +453,8 @@ export function runFused(layer: FusedLayer, b: number, entries: readonly FusedEn
           if (e.bias) w.biasBand(L, t0, t1, coreBand, scales, e.biasSkip, slots.gate, slots.act, layer.convBias![e.channel], tmp, slots.bias);
         }
       }
-      for (const [target, slot] of accSlot) {
-        const band = view(accBase + slot * T * L * 8, rows);
+      for (const target of targets) {
+        const band = view(accBase + accSlot.get(target)! * T * L * 8, rows);
         const shared = sink.partialAt?.get(target);
         const dst: FloatArray = shared === undefined ? out : sink.partial!;
         const at = shared === undefined ? outBase + target * L * L + t0 * L : shared + t0 * L;
@@ -448,7 +462,7 @@ export function runFused(layer: FusedLayer, b: number, entries: readonly FusedEn
         else for (let i = 0; i < rows; i++) dst[at + i] += band[i];
       }
     }
-    for (const target of accSlot.keys()) written.add(target);
+    for (const target of targets) written.add(target);
     if (bias !== null) {
       const C = layer.channels;
       for (const [e, slots] of entrySlots) {
@@ -644,8 +658,7 @@ export function runFusedParallel(layer: FusedLayer, b: number, entries: readonly
 
 /** Cuts the entries, grouped by core in core order, into at most `n` contiguous parts of nearly equal size. */
 function partition(entries: readonly FusedEntry[], n: number): FusedEntry[][] {
-  const byCore = new Map<number, FusedEntry[]>();
-  for (const e of entries) byCore.set(e.core, [...(byCore.get(e.core) ?? []), e]);
+  const byCore = entriesByCore(entries);
   const cores = [...byCore.keys()].sort((x, y) => x - y);
   const parts: FusedEntry[][] = [];
   let current: FusedEntry[] = [];
