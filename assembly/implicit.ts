@@ -333,6 +333,16 @@ export function transformBand(L: i32, t0: i32, t1: i32, core: usize, rowScale: u
     const g = gate != 0 ? load<f64>(at(gate, t)) : 1.0;
     const gv = f64x2.splat(g);
     let s = 0;
+    if (rowScale != 0 && conv == 0 && act == 0) {
+      // WKV's rows (gate only): H = (c·scale)·gate, straight into the reduction.
+      const r = load<f64>(at(rowScale, t - t0));
+      const rv = f64x2.splat(r);
+      for (; s + 2 <= t; s += 2) reduceVector(mode, f64x2.mul(f64x2.mul(v128.load(at(c, s)), rv), gv), w, at(d, s));
+      for (; s < t; s++) reduceScalar(mode, load<f64>(at(c, s)) * r * g, weight, at(d, s));
+      reduceScalar(mode, (load<f64>(at(c, t)) * r + skip) * g, weight, at(d, t));
+      if (mode == WRITE && t + 1 < L) memory.fill(at(d, t + 1), 0, <usize>(L - t - 1) << 3);
+      continue;
+    }
     if (rowScale != 0) {
       // The row's normaliser (WKV): core = c·scale, into tmp first.
       const r = load<f64>(at(rowScale, t - t0));
