@@ -12,7 +12,7 @@
 import { fileURLToPath } from 'node:url';
 import type { FloatArray } from '../src/core/dtype.js';
 import { gemmNN, gemmNNReference, gemmNT, gemmNTReference, gemmTN, gemmTNReference, WASM_MIN_N, WASM_MIN_WORK, wasmPreferred } from '../src/core/kernels/gemm.js';
-import { parallelExecutor, parallelThreads, setParallelExecutor } from '../src/core/parallel.js';
+import { NOOP_TASK, parallelExecutor, parallelThreads, setParallelExecutor, splitRange } from '../src/core/parallel.js';
 import { PARALLEL_MIN_WORK, setParallelMinWork } from '../src/core/parallel-gemm.js';
 import { installNodeExecutor, NodeExecutor } from '../src/io/parallel-node.js';
 import { gemmWasm, type GemmVariant, simdSupported, WASM_GEMM_LATEST, WASM_GEMM_VERSIONS } from '../src/core/kernels/wasm/gemm-wasm.js';
@@ -148,6 +148,33 @@ const THREAD_SHAPES: [GemmVariant, number, number, number, string][] = [
 ];
 
 /**
+ * Microseconds to hand an empty range to every worker and get the answers back (median and
+ * best of `calls`): the fixed cost a split must amortise. Workers may not be taken back here.
+ */
+function roundTripMicroseconds(calls: number): { median: number; best: number } {
+  const executor = parallelExecutor()!;
+  const ranges = splitRange(executor.threads, executor.threads).slice(1);
+  const times: number[] = [];
+  const busy = { takeBack: true };
+  const options = (executor as unknown as { options?: { takeBack?: boolean } }).options;
+  if (options) {
+    busy.takeBack = options.takeBack !== false;
+    options.takeBack = false;
+  }
+  try {
+    for (let i = 0; i < calls; i++) {
+      const t0 = performance.now();
+      executor.run(NOOP_TASK, {}, ranges, () => {});
+      times.push((performance.now() - t0) * 1000);
+    }
+  } finally {
+    if (options) options.takeBack = busy.takeBack;
+  }
+  times.sort((a, b) => a - b);
+  return { median: round(times[Math.floor(times.length / 2)]), best: round(times[0]) };
+}
+
+/**
  * The dispatch on one thread vs across the installed executor's threads (threshold lifted so
  * that every shape is split), same run, interleaved; `autoSplit` says whether the default
  * threshold splits the shape.
@@ -156,6 +183,8 @@ export function gemmThreadsBench(options: { quick?: boolean } = {}): unknown {
   const executor = parallelExecutor();
   if (executor === null || !simdSupported()) return { skipped: executor === null ? 'no parallel executor (IATTN_THREADS=1 or one core)' : 'no WebAssembly SIMD in this runtime' };
   const samples = options.quick ? 3 : 5;
+  const roundTrip = roundTripMicroseconds(options.quick ? 200 : 2000);
+  log(`gemm threads: a round trip through ${parallelThreads() - 1} worker(s) takes ${roundTrip.median} µs (best ${roundTrip.best} µs)`);
   const rows = [];
   const old = setParallelMinWork(0);
   try {
@@ -179,7 +208,7 @@ export function gemmThreadsBench(options: { quick?: boolean } = {}): unknown {
     setParallelMinWork(old);
     setParallelExecutor(executor);
   }
-  return { threads: parallelThreads(), parallelMinWork: PARALLEL_MIN_WORK, rows };
+  return { threads: parallelThreads(), parallelMinWork: PARALLEL_MIN_WORK, roundTripMicroseconds: roundTrip, rows };
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

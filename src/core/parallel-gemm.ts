@@ -12,9 +12,13 @@
  * executor is installed do: src/models/parameters.ts) and staged once per call otherwise. The
  * workers' rows go in rounds so that the staged rows stay under STAGE_BUDGET bytes.
  *
- * Only products of at least PARALLEL_MIN_WORK multiply-adds are split: below that, posting the
- * job and the copies cost more than the second core saves (measured with bench/gemm.ts
- * --threads; see the bench table in the README).
+ * Only products of at least PARALLEL_MIN_WORK = 2^21 multiply-adds are split. The fixed cost of
+ * a split is one round trip through the workers, ≈ 10–20 µs (bench section gemm-threads,
+ * `roundTripMicroseconds`), plus copying the workers' rows; one thread runs ≈ 20 G multiply-adds
+ * per second (float32, WASM), so 2^21 is ≈ 100 µs of work, which two threads finish in ≈ 65 µs.
+ * The gemm-threads section measures 1 vs all threads on shapes around that size. A B that has
+ * to be staged (not on shared memory) costs a copy of N·K values on the calling thread first, so
+ * such products are split only from 64 rows up.
  */
 import type { FloatArray } from './dtype.js';
 import { wasmGemmReady, gemmWasmStrided } from './kernels/wasm/gemm-wasm.js';
@@ -32,6 +36,8 @@ export const ROW_GRAIN = 8;
 let STAGE_BUDGET = 32 << 20;
 /** Largest unshared B staged per call; a larger one keeps the product on one thread. */
 const STAGE_B_MAX = 64 << 20;
+/** Fewest rows of C for which an unshared B is worth staging. */
+const UNSHARED_B_MIN_ROWS = 64;
 
 /** Sets the split threshold in multiply-adds (tests, measurements); returns the old one. */
 export function setParallelMinWork(work: number): number {
@@ -101,7 +107,7 @@ export function gemmParallel(variant: GemmVariant, M: number, N: number, K: numb
   const bCount = K * N;
   const bShared = isShared(bArray);
   const bBytes = bShared ? 0 : bCount * bArray.BYTES_PER_ELEMENT;
-  if (bBytes > STAGE_B_MAX) return false;
+  if (bBytes > STAGE_B_MAX || (!bShared && M < UNSHARED_B_MIN_ROWS)) return false;
   const threads = ex.threads;
   // Rows per round: the workers' share of a round fits STAGE_BUDGET.
   const rowBytes = (K + N) * S;

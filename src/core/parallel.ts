@@ -92,6 +92,9 @@ export function defineTask<A extends TaskArgs>(module: string, name: string, fn:
   return { module, name };
 }
 
+/** A task that does nothing: the bench times a round trip through the workers with it. */
+export const NOOP_TASK = defineTask(import.meta.url, 'noop', () => {});
+
 /** Whether task `name` is defined in this thread. */
 export function hasTask(name: string): boolean {
   return tasks.has(name);

@@ -3,16 +3,20 @@
  * memory while the calling thread runs its own range and then blocks in Atomics.wait.
  *
  * Protocol, per worker, on one Int32Array over a SharedArrayBuffer (`control`):
- *   STATE  IDLE → POSTED (main, after posting the job on the worker's MessagePort) → RUNNING
- *          (worker) → DONE or FAILED (worker; the message goes to the worker's error bytes),
- *          or DEAD (the worker's 'exit' handler: it stopped and will not answer again);
+ *   STATE  a job number and a state in one word (seq · 8 + state), so that a claim can never
+ *          match a stale job: IDLE → POSTED (main, after posting job seq on the worker's
+ *          MessagePort) → RUNNING (the worker claims it) → DONE or FAILED (the message goes to
+ *          the worker's error bytes); or POSTED → IDLE when the calling thread takes the range
+ *          back; DEAD (the worker's 'exit' handler: it stopped and will not answer again);
  *   READY  1 once the worker has loaded its code (the WASM GEMM included).
  * The worker sleeps in Atomics.wait on STATE and takes the job with receiveMessageOnPort, so a
  * job starts within tens of microseconds (an event-loop message takes ~0.3 ms); it returns to
- * its event loop every 200 ms. The calling thread waits on STATE in slices: a failed range, a
- * dead worker, or a job nobody picks up within PICKUP_TIMEOUT_MS throws a ParallelError that
- * names the worker and the task — never a hang. A broken pool stays out of use (ready() is
- * false: work runs on the calling thread) and says why once on stderr.
+ * its event loop every 200 ms. The calling thread runs its own range, then takes back every
+ * range whose worker has not started yet (on a busy machine a woken thread may wait for a core:
+ * the split then costs little more than one thread would), and waits for the others in
+ * Atomics.wait. A failed range or a dead worker throws a ParallelError that names the worker and
+ * the task — never a hang. A broken pool stays out of use (ready() is false: work runs on the
+ * calling thread) and says why once on stderr.
  *
  * Workers start on first use (the first large product, or whenReady()), so commands that never
  * multiply large matrices never start one; until they have booted (≈ 0.3–0.7 s) work stays on
@@ -22,34 +26,43 @@
  */
 import * as os from 'node:os';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { ParallelError, setParallelExecutor, parallelExecutor } from '../core/parallel.js';
+import { ParallelError, setParallelExecutor, parallelExecutor, taskFunction } from '../core/parallel.js';
 import type { ParallelExecutor, Range, TaskArgs, TaskRef } from '../core/parallel.js';
 
 /** Indices into a worker's slice of the control array. */
 export const STATE = 0;
 export const READY = 1;
 export const SLOT = 4; // int32 per worker
+/** States, in the low 3 bits of the STATE word (the job number is above them). */
 export const IDLE = 0;
 export const POSTED = 1;
 export const RUNNING = 2;
 export const DONE = 3;
 export const FAILED = 4;
 export const DEAD = 5;
+export const stateOf = (word: number): number => word & 7;
+export const seqOf = (word: number): number => word >>> 3;
+export const word = (seq: number, state: number): number => ((seq & 0x0fffffff) << 3) | state;
 /** Bytes of error text a worker can report. */
 export const ERROR_BYTES = 2048;
-
-/** A posted job that no worker picked up in this long means the worker is gone. */
-const PICKUP_TIMEOUT_MS = 30_000;
 
 const ENTRY = new URL('./parallel-worker-entry.js', import.meta.url);
 
 /** What the calling thread sends a worker. */
 export interface JobMessage {
+  seq: number;
   module: string;
   name: string;
   args: TaskArgs;
   start: number;
   end: number;
+}
+
+export interface NodeExecutorOptions {
+  /** Whether the calling thread runs the ranges no worker has started yet (default true). */
+  takeBack?: boolean;
+  /** Tests only: workers wait this long before claiming a job (simulates a starved worker). */
+  claimDelayMs?: number;
 }
 
 interface Slot {
@@ -65,13 +78,19 @@ export class NodeExecutor implements ParallelExecutor {
   private readonly control: Int32Array;
   private readonly errors: Uint8Array;
   private running = false;
+  private seq = 0;
   /** Ranges run by workers so far (tests and the bench check that work was really split). */
   workerRanges = 0;
+  /** Ranges taken back by the calling thread because their worker had not started them. */
+  takenBack = 0;
   private broken: string | null = null;
   private closed = false;
 
   /** A pool of threads − 1 workers, started on first use (ready() or whenReady()). */
-  constructor(threads: number) {
+  constructor(
+    threads: number,
+    private readonly options: NodeExecutorOptions = {},
+  ) {
     if (!Number.isInteger(threads) || threads < 2) throw new Error(`NodeExecutor: needs at least 2 threads, got ${threads}`);
     this.threads = threads;
     this.control = new Int32Array(new SharedArrayBuffer((threads - 1) * SLOT * 4));
@@ -85,7 +104,7 @@ export class NodeExecutor implements ParallelExecutor {
     for (let w = 0; w < this.threads - 1; w++) {
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(ENTRY, {
-        workerData: { index: w, control: this.control, errors: this.errors, port: port2 },
+        workerData: { index: w, control: this.control, errors: this.errors, port: port2, claimDelayMs: this.options.claimDelayMs ?? 0 },
         transferList: [port2],
         // None of the parent's flags: the entry registers tsx itself, and flags such as
         // --input-type or --eval would stop the worker from starting.
@@ -130,24 +149,38 @@ export class NodeExecutor implements ParallelExecutor {
     if (ranges.length > 0 && !this.ready()) throw new ParallelError(this.broken ?? 'the parallel pool is not ready');
     this.running = true;
     try {
+      this.seq = (this.seq + 1) & 0x0fffffff;
+      const seq = this.seq;
       for (let w = 0; w < ranges.length; w++) {
-        const message: JobMessage = { module: task.module, name: task.name, args, start: ranges[w].start, end: ranges[w].end };
+        const at = w * SLOT + STATE;
+        const message: JobMessage = { seq, module: task.module, name: task.name, args, start: ranges[w].start, end: ranges[w].end };
         this.slots[w].port.postMessage(message);
         // IDLE → POSTED; a worker that died meanwhile stays DEAD and waitFor reports it.
-        Atomics.compareExchange(this.control, w * SLOT + STATE, IDLE, POSTED);
-        Atomics.notify(this.control, w * SLOT + STATE);
+        if (stateOf(Atomics.load(this.control, at)) !== DEAD) Atomics.store(this.control, at, word(seq, POSTED));
+        Atomics.notify(this.control, at);
       }
-      this.workerRanges += ranges.length;
       let localError: unknown = null;
       try {
         local();
       } catch (error) {
         localError = error;
       }
+      // Ranges whose worker has not started them yet run here, now (or are dropped after an error).
+      for (let w = 0; w < ranges.length; w++) {
+        if (localError === null && this.options.takeBack === false) break;
+        if (Atomics.compareExchange(this.control, w * SLOT + STATE, word(seq, POSTED), word(seq, IDLE)) !== word(seq, POSTED)) continue;
+        if (localError !== null) continue;
+        this.takenBack++;
+        try {
+          taskFunction(task)(args, ranges[w].start, ranges[w].end);
+        } catch (error) {
+          localError = error;
+        }
+      }
       // Every worker must be finished before anything returns: they write into shared buffers.
       const failures: string[] = [];
       for (let w = 0; w < ranges.length; w++) {
-        const why = this.waitFor(w);
+        const why = this.waitFor(w, seq);
         if (why !== null) failures.push(`parallel worker ${w + 1} (task '${task.name}', range ${ranges[w].start}–${ranges[w].end}): ${why}`);
       }
       if (localError !== null) throw localError;
@@ -157,30 +190,22 @@ export class NodeExecutor implements ParallelExecutor {
     }
   }
 
-  /** Blocks until worker w leaves POSTED/RUNNING; null on success, else why it failed. */
-  private waitFor(w: number): string | null {
+  /** Blocks until worker w is done with job seq (or it was taken back); null on success, else why it failed. */
+  private waitFor(w: number, seq: number): string | null {
     const at = w * SLOT + STATE;
-    const posted = Date.now();
     for (;;) {
-      const state = Atomics.load(this.control, at);
-      if (state === DONE) {
-        Atomics.store(this.control, at, IDLE);
-        return null;
-      }
-      if (state === FAILED) {
-        const why = this.errorText(w);
-        Atomics.store(this.control, at, IDLE);
-        return why;
-      }
+      const current = Atomics.load(this.control, at);
+      const state = stateOf(current);
       if (state === DEAD) {
         this.fail(`parallel worker ${w + 1} stopped`);
         return 'the worker stopped (it crashed or exited) before finishing its range';
       }
-      if (state === POSTED && Date.now() - posted > PICKUP_TIMEOUT_MS) {
-        this.fail(`parallel worker ${w + 1} did not answer`);
-        return `the worker did not pick up its job within ${PICKUP_TIMEOUT_MS / 1000} s (it is probably dead)`;
+      if (seqOf(current) === seq && (state === IDLE || state === DONE)) {
+        if (state === DONE) this.workerRanges++;
+        return null;
       }
-      Atomics.wait(this.control, at, state, 1000);
+      if (seqOf(current) === seq && state === FAILED) return this.errorText(w);
+      Atomics.wait(this.control, at, current, 1000);
     }
   }
 

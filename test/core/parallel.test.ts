@@ -101,7 +101,7 @@ describe('IATTN_THREADS', () => {
 
 describe('NodeExecutor', () => {
   it('starts on first use, runs ranges in workers, and stops cleanly', async () => {
-    const ex = new NodeExecutor(3);
+    const ex = new NodeExecutor(3, { takeBack: false });
     setParallelExecutor(ex);
     try {
       await ex.whenReady();
@@ -125,8 +125,36 @@ describe('NodeExecutor', () => {
     expect(ex.ready()).toBe(false);
   });
 
+  it('the calling thread takes back the ranges of workers that have not started (a starved worker)', async () => {
+    const ex = new NodeExecutor(3, { claimDelayMs: 300 });
+    setParallelExecutor(ex);
+    try {
+      await ex.whenReady();
+      const C = 12;
+      const x = sharedFloatArray('float64', C);
+      for (let i = 0; i < C; i++) x[i] = i + 1;
+      const y = sharedFloatArray('float64', C);
+      const who = new Int32Array(new SharedArrayBuffer(4 * C)).fill(-1);
+      const started = Date.now();
+      parallelFor(scaleChannels, C, { x, y, who, length: 1, factor: 2 });
+      expect(Date.now() - started).toBeLessThan(250); // did not wait for the workers
+      expect(Array.from(y)).toEqual(Array.from(x, (v) => 2 * v));
+      expect(Array.from(who)).toEqual(new Array(C).fill(threadId));
+      expect(ex.takenBack).toBe(2);
+      // The workers then find their jobs gone and keep serving later ones.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const ex2 = ex as unknown as { options: { takeBack?: boolean } };
+      ex2.options.takeBack = false;
+      parallelFor(scaleChannels, C, { x, y, who, length: 1, factor: 3 });
+      expect(Array.from(y)).toEqual(Array.from(x, (v) => 3 * v));
+      expect(new Set(who).size).toBe(3);
+    } finally {
+      await ex.close();
+    }
+  });
+
   it('a range that throws in a worker throws a ParallelError naming the task; the pool stays usable', async () => {
-    const ex = new NodeExecutor(2);
+    const ex = new NodeExecutor(2, { takeBack: false });
     setParallelExecutor(ex);
     try {
       await ex.whenReady();
@@ -140,7 +168,7 @@ describe('NodeExecutor', () => {
   });
 
   it('a worker that dies mid-task surfaces as a ParallelError, then work runs on the calling thread', async () => {
-    const ex = new NodeExecutor(2);
+    const ex = new NodeExecutor(2, { takeBack: false });
     setParallelExecutor(ex);
     try {
       await ex.whenReady();
@@ -165,7 +193,7 @@ describe('NodeExecutor', () => {
       'const ex = new NodeExecutor(2); setParallelExecutor(ex); await ex.whenReady();',
       'const n = 256; const a = new Float32Array(n * n).fill(1); const c = new Float32Array(n * n);',
       'gemmNT(n, n, n, a, 0, a, 0, c, 0);',
-      "console.log(ex.workerRanges, c[0]);",
+      'console.log(ex.workerRanges + ex.takenBack, c[0]);',
     ].join('\n');
     const root = fileURLToPath(new URL('../../', import.meta.url));
     const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 60_000 });
@@ -180,7 +208,7 @@ describe.runIf(simdSupported())('parallel GEMM equals the one-thread GEMM bit fo
   let ex: NodeExecutor;
   let minWork: number;
   beforeAll(async () => {
-    ex = new NodeExecutor(3);
+    ex = new NodeExecutor(3, { takeBack: false }); // so that workers really compute their rows
     await ex.whenReady();
     minWork = setParallelMinWork(0); // split every product that has rows enough
   });
@@ -190,13 +218,21 @@ describe.runIf(simdSupported())('parallel GEMM equals the one-thread GEMM bit fo
     await ex.close();
   });
 
-  /** C = C₀ + op(A)·op(B) once on one thread and once across threads; returns both. */
-  function both(variant: GemmVariant, dtype: 'float32' | 'float64', M: number, N: number, K: number, seed: number, half?: 'bf16' | 'f16') {
+  /**
+   * C = C₀ + op(A)·op(B) once on one thread and once across threads; returns both. B is on a
+   * SharedArrayBuffer (as loaded weights are) unless `staged`.
+   */
+  function both(variant: GemmVariant, dtype: 'float32' | 'float64', M: number, N: number, K: number, seed: number, half?: 'bf16' | 'f16', staged = false) {
     const next = rng(seed);
     const off = { a: 3, b: 5, c: 7 };
     const A = randomArray(dtype, off.a + M * K + 4, next);
     const C0 = randomArray(dtype, off.c + M * N + 4, next);
     let B: GemmOperand = randomArray(dtype, off.b + K * N + 4, next);
+    if (!staged) {
+      const shared = sharedFloatArray(dtype, B.length);
+      shared.set(B);
+      B = shared;
+    }
     if (half !== undefined) {
       const encode = half === 'bf16' ? numberToBf16 : numberToF16;
       const bits = new Uint16Array(new SharedArrayBuffer(2 * B.length));
@@ -239,7 +275,7 @@ describe.runIf(simdSupported())('parallel GEMM equals the one-thread GEMM bit fo
     const old = setStageBudget(4096);
     try {
       for (const variant of ['NT', 'NN', 'TN'] as const) {
-        const { one, many, split } = both(variant, 'float32', 203, 19, 41, 9);
+        const { one, many, split } = both(variant, 'float32', 203, 19, 41, 9, undefined, true);
         expect(split).toBe(true);
         expect(mismatches(one, many)).toBe(0);
       }
@@ -248,9 +284,29 @@ describe.runIf(simdSupported())('parallel GEMM equals the one-thread GEMM bit fo
     }
   });
 
-  it('products with too few rows stay on the calling thread', () => {
-    const { one, many, split } = both('NT', 'float32', 2, 500, 500, 3);
-    expect(split).toBe(false);
-    expect(mismatches(one, many)).toBe(0);
+  it('rows taken back from a starved worker give the same result', async () => {
+    const starved = new NodeExecutor(2, { claimDelayMs: 200 });
+    await starved.whenReady();
+    const saved = ex;
+    ex = starved;
+    try {
+      for (const variant of ['NT', 'TN'] as const) {
+        const { one, many } = both(variant, 'float32', 77, 33, 129, 11);
+        expect(mismatches(one, many)).toBe(0);
+      }
+      expect(starved.takenBack).toBe(2);
+    } finally {
+      ex = saved;
+      setParallelExecutor(ex);
+      await starved.close();
+    }
+  });
+
+  it('products with too few rows stay on the calling thread (fewer than 16, or 64 when B must be staged)', () => {
+    for (const [M, staged] of [[2, false], [15, false], [63, true]] as const) {
+      const { one, many, split } = both('NT', 'float32', M, 500, 500, 3, undefined, staged);
+      expect(split, `M = ${M}`).toBe(false);
+      expect(mismatches(one, many)).toBe(0);
+    }
   });
 });
