@@ -32,8 +32,27 @@ const F8: usize = 8;
  * rows × 4 columns in eight f64x2 accumulators; edges in narrower tiles.
  */
 function gemmNN64(transA: bool, M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32): void {
-  if (transA) gemmNNCore(true, M, N, K, A, lda, B, ldb, C, ldc);
-  else gemmNNCore(false, M, N, K, A, lda, B, ldb, C, ldc);
+  // With 8 rows or more, B's full 4-column strips are first copied into contiguous panels
+  // (K × 4 each, at wPack): the kernel then reads B sequentially instead of one row per step.
+  const packed = M >= 8 && N >= 4 && wPack != 0;
+  if (packed) packB4(B, ldb, K, N, wPack);
+  if (transA) gemmNNCore(true, packed, M, N, K, A, lda, B, ldb, C, ldc);
+  else gemmNNCore(false, packed, M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+/** dst[(j/4)·K·4 + p·4 + c] = B[p·ldb + j + c] for the ⌊N/4⌋ full strips of 4 columns. */
+function packB4(B: usize, ldb: i32, K: i32, N: i32, dst: usize): void {
+  const strips = N >> 2;
+  for (let q = 0; q < strips; q++) {
+    let src = at(B, q * 4);
+    let d = dst + <usize>(q * K) * 32;
+    for (let p = 0; p < K; p++) {
+      v128.store(d, v128.load(src));
+      v128.store(d, v128.load(src, 16), 16);
+      src += <usize>ldb * F8;
+      d += 32;
+    }
+  }
 }
 
 // @ts-ignore: decorator
@@ -42,21 +61,29 @@ function gemmNN64(transA: bool, M: i32, N: i32, K: i32, A: usize, lda: i32, B: u
 }
 
 // @ts-ignore: decorator
-@inline function gemmNNCore(transA: bool, M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32): void {
+@inline function gemmNNCore(transA: bool, packed: bool, M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32): void {
+  const bStep = packed ? <usize>32 : <usize>ldb * F8;
+  const bStart = packed ? wPack : B;
+  const aStep = transA ? <usize>lda * F8 : F8;
   let j = 0;
   for (; j + 4 <= N; j += 4) {
     let i = 0;
     for (; i + 4 <= M; i += 4) {
       let c00 = f64x2.splat(0), c01 = f64x2.splat(0), c10 = f64x2.splat(0), c11 = f64x2.splat(0);
       let c20 = f64x2.splat(0), c21 = f64x2.splat(0), c30 = f64x2.splat(0), c31 = f64x2.splat(0);
+      // Pointers walk down the depth: B one row (ldb) per step, A one element (or, transposed, one row)
+      let pb = packed ? bStart + <usize>(j * K) * F8 : at(B, j);
+      let pa0 = at(A, aIndex(transA, i, 0, lda));
+      let pa1 = at(A, aIndex(transA, i + 1, 0, lda));
+      let pa2 = at(A, aIndex(transA, i + 2, 0, lda));
+      let pa3 = at(A, aIndex(transA, i + 3, 0, lda));
       for (let p = 0; p < K; p++) {
-        const b = at(B, p * ldb + j);
-        const b0 = v128.load(b);
-        const b1 = v128.load(b, 16);
-        const a0 = v128.load64_splat(at(A, aIndex(transA, i, p, lda)));
-        const a1 = v128.load64_splat(at(A, aIndex(transA, i + 1, p, lda)));
-        const a2 = v128.load64_splat(at(A, aIndex(transA, i + 2, p, lda)));
-        const a3 = v128.load64_splat(at(A, aIndex(transA, i + 3, p, lda)));
+        const b0 = v128.load(pb);
+        const b1 = v128.load(pb, 16);
+        const a0 = v128.load64_splat(pa0);
+        const a1 = v128.load64_splat(pa1);
+        const a2 = v128.load64_splat(pa2);
+        const a3 = v128.load64_splat(pa3);
         c00 = f64x2.add(c00, f64x2.mul(a0, b0));
         c01 = f64x2.add(c01, f64x2.mul(a0, b1));
         c10 = f64x2.add(c10, f64x2.mul(a1, b0));
@@ -65,6 +92,11 @@ function gemmNN64(transA: bool, M: i32, N: i32, K: i32, A: usize, lda: i32, B: u
         c21 = f64x2.add(c21, f64x2.mul(a2, b1));
         c30 = f64x2.add(c30, f64x2.mul(a3, b0));
         c31 = f64x2.add(c31, f64x2.mul(a3, b1));
+        pb += bStep;
+        pa0 += aStep;
+        pa1 += aStep;
+        pa2 += aStep;
+        pa3 += aStep;
       }
       addRow4(at(C, i * ldc + j), c00, c01);
       addRow4(at(C, (i + 1) * ldc + j), c10, c11);
@@ -190,7 +222,8 @@ function addDot(i: i32, j: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, 
 }
 
 /** Test entry points for the two product kernels (f64, byte addresses). */
-export function gemm64_nn(transA: i32, M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32): void {
+export function gemm64_nn(transA: i32, M: i32, N: i32, K: i32, A: usize, lda: i32, B: usize, ldb: i32, C: usize, ldc: i32, pack: usize): void {
+  wPack = pack;
   gemmNN64(transA != 0, M, N, K, A, lda, B, ldb, C, ldc);
 }
 
@@ -256,7 +289,7 @@ function dot(x: usize, y: usize, len: i32): f64 {
 
 /** Bytes of float64 scratch for chunks of up to Q steps with K key and V value dims per head. */
 export function glaWorkBytes(Q: i32, K: i32, V: i32): usize {
-  return <usize>(10 * Q * K + 3 * Q * V + 2 * Q * Q + 3 * K + 64) * F8;
+  return <usize>(10 * Q * K + 3 * Q * V + 2 * Q * Q + 3 * K + max(K, Q) * V + 64) * F8;
 }
 
 /*
@@ -281,6 +314,7 @@ let wDp: usize = 0; // [n, n] dP
 let wSpan: usize = 0; // [K]
 let wEa: usize = 0; // [K] e^{a_n}
 let wDaLast: usize = 0; // [K]
+let wPack: usize = 0; // [max(K, n) · V] packed B panels (0: no packing)
 
 function layout(work: usize, n: i32, K: i32, V: i32): void {
   let o = work;
@@ -303,7 +337,8 @@ function layout(work: usize, n: i32, K: i32, V: i32): void {
   wDp = o += <usize>(n * n) * F8;
   wSpan = o += <usize>(n * n) * F8;
   wEa = o += <usize>K * F8;
-  wDaLast = o + <usize>K * F8;
+  wDaLast = o += <usize>K * F8;
+  wPack = o + <usize>K * F8;
 }
 
 /**

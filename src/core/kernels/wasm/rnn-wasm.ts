@@ -44,7 +44,7 @@ interface RnnExports {
   gla_backward_f32(n: number, H: number, K: number, V: number, hasIn: number, hasOut: number, q: Ptr, k: Ptr, g: Ptr, v: Ptr, dO: Ptr, gq: Ptr, gk: Ptr, gg: Ptr, gv: Ptr, Sin: Ptr, dS: Ptr, work: Ptr): void;
   gla_backward_f64(n: number, H: number, K: number, V: number, hasIn: number, hasOut: number, q: Ptr, k: Ptr, g: Ptr, v: Ptr, dO: Ptr, gq: Ptr, gk: Ptr, gg: Ptr, gv: Ptr, Sin: Ptr, dS: Ptr, work: Ptr): void;
   math_f64(fn: number, src: Ptr, dst: Ptr, n: number): void;
-  gemm64_nn(transA: number, M: number, N: number, K: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number): void;
+  gemm64_nn(transA: number, M: number, N: number, K: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number, pack: Ptr): void;
   gemm64_nt(M: number, N: number, K: number, A: Ptr, lda: number, B: Ptr, ldb: number, C: Ptr, ldc: number): void;
 }
 
@@ -529,12 +529,13 @@ export function rnnWasmGemm64(variant: 'NN' | 'TN' | 'NT', M: number, N: number,
   const aAt = alloc(A.length * 8);
   const bAt = alloc(B.length * 8);
   const cAt = alloc(C.length * 8);
+  const packAt = alloc(B.length * 8);
   commit(w);
   put(A, 0, A.length, aAt, f64);
   put(B, 0, B.length, bAt, f64);
   put(C, 0, C.length, cAt, f64);
   if (variant === 'NT') w.gemm64_nt(M, N, K, aAt, K, bAt, K, cAt, N);
-  else w.gemm64_nn(variant === 'TN' ? 1 : 0, M, N, K, aAt, variant === 'TN' ? M : K, bAt, N, cAt, N);
+  else w.gemm64_nn(variant === 'TN' ? 1 : 0, M, N, K, aAt, variant === 'TN' ? M : K, bAt, N, cAt, N, packAt);
   take(C, 0, C.length, cAt, f64);
   return true;
 }
