@@ -7,7 +7,7 @@
  * module's vector exp/expm1/log and float64 products; the committed binary against its source.
  */
 import { createRequire } from 'node:module';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as F from '../../src/core/index.js';
 import { Random, Tensor } from '../../src/core/index.js';
 import type { DType } from '../../src/core/index.js';
@@ -294,6 +294,46 @@ describe.skipIf(!simdSupported())('WASM recurrences vs the JS kernels', () => {
       }
     }
     expect(failures).toEqual([]);
+  });
+});
+
+describe('WASM recurrences unavailable', () => {
+  it('without WebAssembly SIMD every scan runs its JS kernel (and the module says why)', async () => {
+    const real = (globalThis as { WebAssembly?: object }).WebAssembly as Record<string, unknown>;
+    vi.stubGlobal('WebAssembly', { Module: real.Module, Instance: real.Instance, validate: () => false });
+    vi.resetModules();
+    try {
+      const rnn = await import('../../src/core/kernels/wasm/rnn-wasm.js');
+      const gemm = await import('../../src/core/kernels/gemm.js');
+      const scans = {
+        wkv: (await import('../../src/scans/wkv.js')).wkv,
+        rglru: (await import('../../src/scans/rglru.js')).rglru,
+        hgrn: (await import('../../src/scans/hgrn.js')).hgrnScan,
+        gla: (await import('../../src/scans/gated-linear-attention.js')).gatedLinearAttention,
+      };
+      const rng = new Random(2);
+      const [B, L, C] = [2, 9, 3];
+      const inputs: Record<keyof typeof scans, Tensor[]> = {
+        wkv: [rng.tensor([C], 'float64'), rng.tensor([C], 'float64'), rng.tensor([B, L, C], 'float64'), rng.tensor([B, L, C], 'float64')],
+        rglru: [logDecay(rng, [B, L, C], 0.3), rng.tensor([B, L, C], 'float64')],
+        hgrn: [logDecay(rng, [B, L, C], 0.3), rng.tensor([B, L, C], 'float64')],
+        gla: [rng.tensor([B, L, 2, C], 'float64'), rng.tensor([B, L, 2, C], 'float64'), rng.tensor([B, L, 2, 4], 'float64'), logDecay(rng, [B, L, 2, C], 0.1)],
+      };
+      for (const name of Object.keys(scans) as (keyof typeof scans)[]) {
+        const fn = scans[name] as (...t: Tensor[]) => Tensor;
+        const weights = new Random(3).tensor([fn(...inputs[name]).size], 'float64').data as Float64Array;
+        gemm.setGemmBackend('wasm');
+        const fallback = run(fn, inputs[name], weights);
+        gemm.setGemmBackend('js');
+        const js = run(fn, inputs[name], weights);
+        expect(fallback, name).toEqual(js);
+      }
+      expect(rnn.rnnWasmReady()).toBe(false);
+      expect(rnn.rnnWasmUnavailableReason()).toBe('no WebAssembly SIMD');
+    } finally {
+      vi.unstubAllGlobals();
+      vi.resetModules();
+    }
   });
 });
 
