@@ -424,6 +424,14 @@ function ssdStep<T>(Hd: i32, P: i32, G: i32, N: i32, x: usize, dt: usize, A: usi
 
 // ---- small dense products for the SSD chunks --------------------------------------------------
 //
+// Why not the GEMM module: profiling the JS SSD (trained mamba2 fixture, L = 256, float32)
+// put the WASM GEMM calls at ≈ 4 % of the time and the JS loops around them — the triangular
+// products with the decay matrix, the segment exps, the element-wise updates, and garbage —
+// at the rest. Once those loops are here, the chunk's products (Q × Q × N, Q × P × N with
+// Q, P, N of 16–256) work on operands already in this module's memory and in cache, where
+// packing panels or copying them into another module would cost about what the product does;
+// so they are these unpacked register-blocked loops.
+//
 // Row-major operands with leading dimensions; every product accumulates into C. Vectorised
 // along C's rows (2 vectors, then 1, then scalars), four rows of C at a time sharing each B row.
 // The "a" operand is addressed a(r, p) = a + r·ars + p·acs (elements), so one micro-kernel
