@@ -399,3 +399,70 @@ function gemvNT<T>(n: i32, k: i32, a: usize, b: usize, ldb: i32, c: usize): void
   }
   return <T>(v128.extract_lane<f64>(v, 0) + v128.extract_lane<f64>(v, 1));
 }
+
+/**
+ * widen16: dst[i] = the value of the 16-bit float src[i], for i < n, as float32 (f64 = 0) or
+ * float64 (f64 = 1); format 0 = bfloat16 (the top half of a float32), 1 = float16 (IEEE
+ * binary16). Exact, NaN payloads kept. Weights kept in their stored dtype are copied into this
+ * memory as 16-bit and widened here into the B operand (src/core/kernels/wasm/gemm-wasm.ts),
+ * eight values per step.
+ *
+ * float16 → float32 bits (F. Giesen's half_to_float_fast, exact for every input): shift the
+ * exponent and mantissa into place and rebias the exponent by 127 − 15; infinities and NaNs
+ * get 128 − 16 more; zeros and subnormals are renormalised by one float subtraction of 2^−14.
+ */
+export function widen16(format: i32, f64: i32, src: usize, dst: usize, n: i32): void {
+  const n8 = n & ~7;
+  for (let i = 0; i < n8; i += 8) {
+    const h = v128.load(src + <usize>(i * 2));
+    let lo = i32x4.extend_low_i16x8_u(h);
+    let hi = i32x4.extend_high_i16x8_u(h);
+    if (format == 0) {
+      lo = i32x4.shl(lo, 16);
+      hi = i32x4.shl(hi, 16);
+    } else {
+      lo = f16x4(lo);
+      hi = f16x4(hi);
+    }
+    if (f64 == 0) {
+      v128.store(dst + <usize>(i * 4), lo);
+      v128.store(dst + <usize>(i * 4), hi, 16);
+    } else {
+      const o = dst + <usize>(i * 8);
+      v128.store(o, f64x2.promote_low_f32x4(lo));
+      v128.store(o, f64x2.promote_low_f32x4(i32x4.shuffle(lo, lo, 2, 3, 0, 1)), 16);
+      v128.store(o, f64x2.promote_low_f32x4(hi), 32);
+      v128.store(o, f64x2.promote_low_f32x4(i32x4.shuffle(hi, hi, 2, 3, 0, 1)), 48);
+    }
+  }
+  for (let i = n8; i < n; i++) {
+    const h = <i32>load<u16>(src + <usize>(i * 2));
+    const bits = format == 0 ? h << 16 : f16Bits(h);
+    if (f64 == 0) store<i32>(dst + <usize>(i * 4), bits);
+    else store<f64>(dst + <usize>(i * 8), <f64>reinterpret<f32>(bits));
+  }
+}
+
+/** float32 bit patterns of four float16 bit patterns (one per i32 lane). */
+// @ts-ignore: decorator
+@inline function f16x4(h: v128): v128 {
+  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
+  let o = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  const e = v128.and(o, i32x4.splat(0x0f800000));
+  o = i32x4.add(o, i32x4.splat(112 << 23));
+  o = i32x4.add(o, v128.and(i32x4.eq(e, i32x4.splat(0x0f800000)), i32x4.splat(112 << 23)));
+  const renormalised = f32x4.sub(i32x4.add(o, i32x4.splat(1 << 23)), f32x4.splat(reinterpret<f32>(113 << 23)));
+  o = v128.bitselect(renormalised, o, i32x4.eq(e, i32x4.splat(0)));
+  return v128.or(o, sign);
+}
+
+/** Scalar f16x4. */
+function f16Bits(h: i32): i32 {
+  const sign = (h & 0x8000) << 16;
+  let o = (h & 0x7fff) << 13;
+  const e = o & 0x0f800000;
+  o += 112 << 23;
+  if (e == 0x0f800000) o += 112 << 23;
+  else if (e == 0) o = reinterpret<i32>(reinterpret<f32>(o + (1 << 23)) - reinterpret<f32>(113 << 23));
+  return o | sign;
+}

@@ -4,9 +4,10 @@
  *
  * A StoredWeight is a Tensor whose values are the 16-bit bit patterns of the checkpoint. The
  * matrix products of linear layers (F.linear forward and its input gradient) read the bits
- * directly: the WASM GEMM widens them while copying the operand into its memory
- * (./kernels/wasm/gemm-wasm.ts), a copy it makes for float32 weights too, so the decode costs
- * about one extra pass over the weight per call; the JS reference decodes into a temporary.
+ * directly: the WASM GEMM copies them into its memory (a copy it makes of float32 weights too,
+ * here of half the bytes) and widens them with SIMD (`widen16` in assembly/gemm.ts) into the
+ * operand it packs; the JS reference decodes into a temporary. The bench section `weights`
+ * measures the speed and peak memory of a forward with both settings.
  * Embedding lookups decode only the rows they gather (copyElements). Any other use of `.data`
  * decodes the whole tensor once, keeps the float copy and drops the bits — from then on it is
  * an ordinary tensor, so code that does not know about stored weights stays correct.

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as F from '../../src/core/index.js';
 import { Random } from '../../src/core/index.js';
 import { StoredWeight, halfTable } from '../../src/core/stored-weight.js';
+import { simdSupported, widenHalfWasm } from '../../src/core/kernels/wasm/gemm-wasm.js';
 import { convertCheckpoint } from '../../src/io/checkpoint-dtype.js';
 import { bf16ToNumber, f16ToNumber } from '../../src/io/half.js';
 import { loadModel } from '../../src/io/load-model.js';
@@ -45,14 +46,34 @@ function randomIds(model: DecoderLM, L: number): Int32Array {
   return Int32Array.from({ length: L }, () => rng.int(model.config.vocabSize));
 }
 
-describe('16-bit decoding tables', () => {
-  it('equal the reference decoders of src/io/half.ts for all 65536 patterns', () => {
+describe('16-bit decoding', () => {
+  it('the tables equal the reference decoders of src/io/half.ts for all 65536 patterns', () => {
     for (const [format, decode] of [['bf16', bf16ToNumber], ['f16', f16ToNumber]] as const) {
       const table = halfTable(format);
       for (let b = 0; b < 65536; b++) {
         const want = Math.fround(decode(b));
         if (Number.isNaN(want)) expect(table[b]).toBeNaN();
         else expect(Object.is(table[b], want), `${format} 0x${b.toString(16)}`).toBe(true);
+      }
+    }
+  });
+
+  it.runIf(simdSupported())('the WASM SIMD widening (widen16) equals the tables for all 65536 patterns, into float32 and float64, at odd offsets', () => {
+    const bits = new Uint16Array(65536 + 3);
+    for (let b = 0; b < 65536; b++) bits[b + 3] = b;
+    for (const format of ['bf16', 'f16'] as const) {
+      const table = halfTable(format);
+      for (const out of [new Float32Array(65536 + 5), new Float64Array(65536 + 5)]) {
+        expect(widenHalfWasm({ format, bits }, 3, out, 5, 65536)).toBe(true);
+        let wrong = 0;
+        for (let b = 0; b < 65536; b++) {
+          const got = out[b + 5];
+          const want = table[b];
+          if (Number.isNaN(want) ? !Number.isNaN(got) : !Object.is(got, want)) wrong++;
+        }
+        expect(wrong, `${format} → ${out.constructor.name}`).toBe(0);
+        // bfloat16 → float32 is bit-exact, NaN payloads included.
+        if (out instanceof Float32Array && format === 'bf16') expect(Array.from(new Uint32Array(out.buffer, 20, 65536))).toEqual(Array.from(new Uint32Array(table.buffer)));
       }
     }
   });

@@ -17,10 +17,11 @@
  * threads and still match the one-thread result bit for bit).
  *
  * B may also be a matrix of 16-bit floats (weights kept in their stored dtype,
- * ../../stored-weight.ts): it is widened while being copied in, in place of the memcpy.
+ * ../../stored-weight.ts): its bits are copied in (half the bytes of a float32 B) after the C
+ * chunk and widened by the module's SIMD `widen16` into the B chunk.
  */
 import type { FloatArray } from '../../dtype.js';
-import { decodeHalf, isHalfArray } from '../../stored-weight.js';
+import { isHalfArray } from '../../stored-weight.js';
 import type { GemmOperand, HalfArray } from '../../stored-weight.js';
 import { GEMM_WASM_BASE64 } from './gemm-binary.js';
 import { EmbeddedWasm, ensureWasmMemory, simdSupported } from './runtime.js';
@@ -34,6 +35,7 @@ interface GemmExports {
   gemm_f64: GemmFn;
   gemvNT_f32: GemvFn;
   gemvNT_f64: GemvFn;
+  widen16(format: number, f64: number, src: number, dst: number, n: number): void;
   workBytes(): number;
   heapBase(): number;
 }
@@ -91,8 +93,7 @@ export function setOperandBudget(bytes: number): number {
 
 let f32: Float32Array = new Float32Array(0);
 let f64: Float64Array = new Float64Array(0);
-/** The memory as 32-bit words, for widening bfloat16 into float32 by a shift. */
-let u32: Uint32Array = new Uint32Array(0);
+let u16: Uint16Array = new Uint16Array(0);
 
 /** Ensures `bytes` of memory and returns views that are valid for this call. */
 function ensureMemory(w: GemmExports, bytes: number): void {
@@ -100,21 +101,45 @@ function ensureMemory(w: GemmExports, bytes: number): void {
   if (f32.buffer !== w.memory.buffer) {
     f32 = new Float32Array(w.memory.buffer);
     f64 = new Float64Array(w.memory.buffer);
-    u32 = new Uint32Array(w.memory.buffer);
+    u16 = new Uint16Array(w.memory.buffer);
   }
 }
 
 /** Copies the rows×cols block at src[off], row stride ld, to dst[at] with row stride cols. */
-function copyIn(dst: FloatArray, at: number, src: FloatArray, off: number, rows: number, cols: number, ld: number): void {
+function copyIn<T extends FloatArray | Uint16Array>(dst: T, at: number, src: T, off: number, rows: number, cols: number, ld: number): void {
   if (cols === ld || rows === 1) dst.set(src.subarray(off, off + rows * cols), at);
   else for (let r = 0; r < rows; r++) dst.set(src.subarray(off + r * ld, off + r * ld + cols), at + r * cols);
 }
 
-/** copyIn for a 16-bit source: widens each value (the module's memory is dst). */
-function copyInHalf(dst: FloatArray, at: number, src: HalfArray, off: number, rows: number, cols: number, ld: number): void {
-  const words = dst instanceof Float32Array ? u32 : undefined;
-  if (cols === ld || rows === 1) decodeHalf(src, off, dst, at, rows * cols, words);
-  else for (let r = 0; r < rows; r++) decodeHalf(src, off + r * ld, dst, at + r * cols, cols, words);
+/**
+ * copyIn for a 16-bit source: its bits go to byte `bits` of the module's memory, then widen16
+ * writes them to byte `to` as float32 or float64.
+ */
+function copyInHalf(w: GemmExports, to: number, double: boolean, bits: number, src: HalfArray, off: number, rows: number, cols: number, ld: number): void {
+  copyIn(u16, bits / 2, src.bits, off, rows, cols, ld);
+  w.widen16(src.format === 'bf16' ? 0 : 1, double ? 1 : 0, bits, to, rows * cols);
+}
+
+/**
+ * dst[at + i] = the value of src.bits[off + i], i < n, widened by the module (SIMD); false when
+ * the module is unavailable.
+ */
+export function widenHalfWasm(src: HalfArray, off: number, dst: FloatArray, at: number, n: number): boolean {
+  const w = gemmModule.get();
+  if (w === null) return false;
+  const double = dst instanceof Float64Array;
+  const S = double ? 8 : 4;
+  const chunk = 1 << 20;
+  const out = scratchEnd;
+  const bits = roundUp(out + chunk * S, 64);
+  ensureMemory(w, bits + chunk * 2);
+  const view: FloatArray = double ? f64 : f32;
+  for (let i = 0; i < n; i += chunk) {
+    const m = Math.min(chunk, n - i);
+    copyInHalf(w, out, double, bits, src, off + i, 1, m, m);
+    dst.set(view.subarray(out / S, out / S + m), at + i);
+  }
+  return true;
 }
 
 /** Copies the contiguous rows×cols block at src[at] back to dst[off], row stride ld. */
@@ -180,7 +205,10 @@ export function gemmWasmStrided(variant: GemmVariant, M: number, N: number, K: n
   const aAt = scratchEnd;
   const bAt = roundUp(aAt + mC * kC * S, 64);
   const cAt = roundUp(bAt + nC * kC * S, 64);
-  ensureMemory(w, cAt + mC * nC * S);
+  const half = isHalfArray(B) ? B : null;
+  // A 16-bit B chunk is copied here, then widened into the B chunk.
+  const hAt = roundUp(cAt + mC * nC * S, 64);
+  ensureMemory(w, half === null ? cAt + mC * nC * S : hAt + nC * kC * 2);
   const view: FloatArray = double ? f64 : f32;
   const kernel = double ? w.gemm_f64 : w.gemm_f32;
   const gemv = variant === 'NT' && M <= GEMV_MAX_M && version === WASM_GEMM_LATEST ? (double ? w.gemvNT_f64 : w.gemvNT_f32) : null;
@@ -192,7 +220,6 @@ export function gemmWasmStrided(variant: GemmVariant, M: number, N: number, K: n
   // With the whole depth in one chunk, an A chunk serves every column chunk and a B chunk
   // every row chunk: copy each once.
   const oneDepth = kC === K;
-  const half = isHalfArray(B) ? B : null;
   for (let j = 0; j < N; j += nC) {
     const n = Math.min(nC, N - j);
     for (let i = 0; i < M; i += mC) {
@@ -210,7 +237,7 @@ export function gemmWasmStrided(variant: GemmVariant, M: number, N: number, K: n
           const at = transB ? bOff + j * ldb + p : bOff + p * ldb + j;
           const rows = transB ? n : k;
           const cols = transB ? k : n;
-          if (half !== null) copyInHalf(view, b0, half, at, rows, cols, ldb);
+          if (half !== null) copyInHalf(w, bAt, double, hAt, half, at, rows, cols, ldb);
           else copyIn(view, b0, B as FloatArray, at, rows, cols, ldb);
         }
         if (gemv !== null) gemv(m, n, k, aAt, k, bAt, k, cAt, n);
