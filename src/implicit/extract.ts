@@ -67,7 +67,8 @@ export function extract(d: AnyLayerDecomposition, options: ExtractOptions): Extr
   const groups = outputGroups(d, options, selected);
   const perMatrix = options.row === undefined ? L * L : L;
   // The result plus three float64 scratch matrices (or rows): the channel being built, the
-  // cached core and the group's sum (the WASM builders need less: bands of rows).
+  // cached core and the group's sum (the WASM builders need bands of rows, and across threads
+  // at most max(256 MiB, three matrices) of float64 partial sums: implicit-wasm.ts).
   const bytes = d.batch * groups.length * perMatrix * (dtype === 'float64' ? 8 : 4) + 3 * perMatrix * 8;
   const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   if (bytes > budget) {

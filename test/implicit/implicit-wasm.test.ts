@@ -242,7 +242,7 @@ describe.skipIf(!simdSupported())('WASM implicit-attention builders vs the JS re
 describe.skipIf(!simdSupported())('WASM builders across two threads', () => {
   let executor: NodeExecutor;
   beforeAll(async () => {
-    executor = new NodeExecutor(2);
+    executor = new NodeExecutor(2, { takeBack: false }); // so that the worker really computes its part
     await executor.whenReady();
     setParallelExecutor(executor);
     setFusedParallelMinWork(0);

@@ -547,8 +547,12 @@ export function wasmCoreMatrix(core: KernelCore, L: number, b: number, k: number
 
 /** Smallest work (entries · L²) split across threads: below it, posting the job costs more. */
 let PARALLEL_MIN_WORK = 1 << 22;
-/** Largest float64 scratch (the parts' sums of the targets they share) of a parallel run. */
-const PARTIAL_BUDGET = 512 << 20;
+/**
+ * Largest float64 scratch (the parts' sums of the targets they share) of a parallel run: 256 MiB,
+ * or three L×L matrices (what extract's memory estimate counts for scratch) when that is more.
+ * Fewer parts are used when the sums of as many parts as threads would not fit.
+ */
+const partialBudget = (L: number) => Math.max(256 << 20, 3 * L * L * 8);
 
 /** Sets the split threshold in entries·L² (tests); returns the old one. */
 export function setFusedParallelMinWork(work: number): number {
@@ -608,9 +612,10 @@ function sharedLayer(layer: FusedLayer): FusedLayer {
  * instance. Written targets and bias columns belong to one part each and go straight to the
  * outputs, which must then live on SharedArrayBuffers (sharedFloatArray); a target whose
  * entries fall in several parts (a channel mean), or any accumulated target when the output is
- * not shared, is summed per part in float64 and added up here. Runs on the calling thread alone when there is no ready executor, the work is small,
- * an output is not shared, or the parts' sums would exceed PARTIAL_BUDGET. Returns false when
- * the WASM module is unavailable.
+ * not shared, is summed per part in float64 and added up here. Runs on the calling thread
+ * alone when there is no ready executor, the work is small, a written output is not shared, or
+ * even two parts' sums would exceed partialBudget. Returns false when the WASM module is
+ * unavailable.
  */
 export function runFusedParallel(layer: FusedLayer, b: number, entries: readonly FusedEntry[], sink: FusedSink): boolean {
   const ex = parallelExecutor();
@@ -623,17 +628,16 @@ export function runFusedParallel(layer: FusedLayer, b: number, entries: readonly
   ) {
     return runFused(layer, b, entries, sink);
   }
-  const parts = partition(entries, ex.threads);
+  // As many parts as threads, or fewer when their partial sums would not fit.
+  let parts: FusedEntry[][] = [];
+  let shared: number[] = [];
+  for (let n = ex.threads; n >= 2; n--) {
+    parts = partition(entries, n);
+    shared = sharedTargets(parts, isShared(sink.out));
+    if (parts.length * shared.length * L * L * 8 <= partialBudget(L)) break;
+    parts = [];
+  }
   if (parts.length < 2) return runFused(layer, b, entries, sink);
-  // Accumulated targets that more than one part contributes to.
-  const owners = new Map<number, Set<number>>();
-  parts.forEach((part, p) => {
-    for (const e of part) if (e.target >= 0 && e.mode !== 'write') owners.set(e.target, (owners.get(e.target) ?? new Set()).add(p));
-  });
-  // Those go through float64 partial sums; so do all of them when the output is not shared.
-  const outShared = isShared(sink.out);
-  const shared = [...owners].filter(([, ps]) => ps.size > 1 || !outShared).map(([g]) => g);
-  if (parts.length * shared.length * L * L * 8 > PARTIAL_BUDGET) return runFused(layer, b, entries, sink);
   const partial = shared.length > 0 ? sharedFloatArray('float64', parts.length * shared.length * L * L) : null;
   const args: FusedTaskArgs = { layer: sharedLayer(layer), b, parts, out: sink.out, outBase: sink.outBase, bias: sink.bias, shared, partial };
   const theirs: Range[] = parts.slice(1).map((_, i) => ({ start: i + 1, end: i + 2 }));
@@ -654,6 +658,18 @@ export function runFusedParallel(layer: FusedLayer, b: number, entries: readonly
     sink.out.set(sum, sink.outBase + g * L2);
   });
   return true;
+}
+
+/**
+ * Accumulated targets that more than one part contributes to: they go through float64 partial
+ * sums, as all accumulated targets do when the output is not shared.
+ */
+function sharedTargets(parts: FusedEntry[][], outShared: boolean): number[] {
+  const owners = new Map<number, Set<number>>();
+  parts.forEach((part, p) => {
+    for (const e of part) if (e.target >= 0 && e.mode !== 'write') owners.set(e.target, (owners.get(e.target) ?? new Set()).add(p));
+  });
+  return [...owners].filter(([, ps]) => ps.size > 1 || !outShared).map(([g]) => g);
 }
 
 /** Cuts the entries, grouped by core in core order, into at most `n` contiguous parts of nearly equal size. */
