@@ -10,9 +10,16 @@
  * ≤ r⁶/720 ≈ 3e-17). k comes out of the "add 1.5·2^52" rounding trick (its low mantissa bits),
  * 2^e is built in the exponent field. Outside [−708.39, 709.777] the result is 0 resp. +∞
  * (no subnormal results; exp(x) for x in (709.777, 709.78] is +∞ instead of ≈ 1.79e308); NaN
- * stays NaN. Measured (bench: /tmp experiment, quiet core): ≈ 2.2 ns per value, against
- * ≈ 3 ns for AssemblyScript's scalar Math.exp and 8–20 ns for V8's Math.exp from JS.
- * expm1(x) = 2^e·2^{j/64} − 1 + 2^e·2^{j/64}·(e^r − 1): exact relative precision for
+ * stays NaN.
+ * Versions tried (style §15; a throwaway microbenchmark over 2^18 values, f64x2, on the busy
+ * 2-core development machine, so indicative only):
+ *   v1 no table, Taylor degree 13, f64x2.min/max clamp, nearest + trunc_sat   8–22 ns per value
+ *   v2 as v1 with pmin/pmax and the 1.5·2^52 rounding trick                     4.8 ns
+ *   v3 the 64-entry table, degree 5, i64 arithmetic shift for e                 2.6 ns
+ *   v4 (this one) v3 with e from a logical shift of the rounded bits            2.2 ns
+ * against ≈ 3 ns for AssemblyScript's scalar Math.exp and 8–23 ns for V8's Math.exp called
+ * from JS in the same runs.
+ * expm1(x) = 2^e·2^{j/64} − 1 + 2^e·2^{j/64}·(e^r − 1): full relative precision for
  * |x| < ln2/128 (k = 0), ≲ 1e-14 relative above (the table's rounding over |expm1| ≥ 0.005).
  * log(x) for x > 0 normal: x = 2^e·m, m ∈ [√½, √2), log m = 2 atanh(s), s = (m − 1)/(m + 1),
  * |s| ≤ 0.172, by the odd series to s²³.
