@@ -11,7 +11,9 @@
  * every setting) and full matrices reduced to mean |H| (what `iattn attention --reduce
  * mean-abs` and the viewer do). Full matrices by the reference at L = 4096 take minutes per
  * layer: they are timed on a sample of channels (mamba2: one head's channels, so the head's core
- * is amortised as in a whole layer) and scaled to the layer.
+ * is amortised as in a whole layer) and scaled to the layer. Next to each full-matrix wall time,
+ * the process CPU time of the same run (all threads): on a loaded machine the one-thread CPU
+ * times are the steadier figures.
  */
 import * as F from '../src/core/index.js';
 import { gemmBackend, setGemmBackend } from '../src/core/kernels/gemm.js';
@@ -38,6 +40,8 @@ export interface AttentionRow {
   rowMs: Record<Setting, number>;
   /** Full matrices reduced to mean |H|, ms per layer. */
   fullMs: Record<Setting, number>;
+  /** Their process CPU time (every thread), ms per layer. */
+  fullCpuMs: Record<Setting, number>;
   /** Channels the reference's full matrices were timed on (scaled to the layer). */
   referenceChannels: number;
   /** Naive reference: ms per channel (every row on its own). */
@@ -46,22 +50,24 @@ export interface AttentionRow {
   speedup: number;
 }
 
+/** CPU time of the run `time` measured last (ms, every thread of the process). */
+let lastCpuMs = 0;
+
 /** Wall time (ms) of fn: the median of `repeats` runs after a warm-up, or one cold run (repeats 0). */
 function time(fn: () => void, repeats: number): number {
-  if (repeats === 0) {
+  if (repeats > 0) fn();
+  const times: Array<[number, number]> = [];
+  for (let i = 0; i < Math.max(1, repeats); i++) {
+    const cpu = process.cpuUsage();
     const start = performance.now();
     fn();
-    return performance.now() - start;
+    const used = process.cpuUsage(cpu);
+    times.push([performance.now() - start, (used.user + used.system) / 1000]);
   }
-  fn();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    fn();
-    times.push(performance.now() - start);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  times.sort((a, b) => a[0] - b[0]);
+  const [wall, cpu] = times[Math.floor(times.length / 2)];
+  lastCpuMs = cpu;
+  return wall;
 }
 
 /** Runs fn under a setting (backend and executor restored afterwards). */
@@ -96,6 +102,7 @@ export function attentionBench(): AttentionRow[] {
       const repeats = L <= 256 ? 3 : L <= 1024 ? 1 : 0;
       const rowMs = {} as Record<Setting, number>;
       const fullMs = {} as Record<Setting, number>;
+      const fullCpuMs = {} as Record<Setting, number>;
       let referenceChannels = channels;
       for (const setting of settings) {
         rowMs[setting] = round(under(setting, () => time(() => extract(d, { variant: 'paper', reduce: 'none', row: L - 1 }), repeats)));
@@ -104,6 +111,7 @@ export function attentionBench(): AttentionRow[] {
         const selected = Array.from({ length: sample }, (_, c) => c);
         const ms = under(setting, () => time(() => extract(d, { variant: 'paper', reduce: 'mean-abs', channels: selected, memoryBudget: 8 * 1024 ** 3 }), repeats));
         fullMs[setting] = round((ms * channels) / sample);
+        fullCpuMs[setting] = round((lastCpuMs * channels) / sample);
       }
       const naiveChannels = L <= 256 ? 8 : L <= 1024 ? 2 : 1;
       const naiveMs = under('reference', () => time(() => {
@@ -116,6 +124,7 @@ export function attentionBench(): AttentionRow[] {
         threads: parallelThreads(),
         rowMs,
         fullMs,
+        fullCpuMs,
         referenceChannels,
         naiveMsPerChannel: round(naiveMs / naiveChannels),
         speedup: round(fullMs.reference / fullMs.fast),
@@ -123,7 +132,8 @@ export function attentionBench(): AttentionRow[] {
       rows.push(row);
       log(
         `attention ${name} L=${L}: full matrices (mean |H|) ${row.fullMs.reference} ms/layer TS reference${referenceChannels < channels ? ` (${referenceChannels} of ${channels} channels, scaled)` : ''}, ` +
-          `${row.fullMs.oneThread} WASM 1 thread, ${row.fullMs.fast} fast (${row.threads} threads): ×${row.speedup}; ` +
+          `${row.fullMs.oneThread} WASM 1 thread, ${row.fullMs.fast} fast (${row.threads} threads): ×${row.speedup} ` +
+          `(CPU ${row.fullCpuMs.reference} / ${row.fullCpuMs.oneThread} / ${row.fullCpuMs.fast} ms); ` +
           `row mode ${row.rowMs.reference} / ${row.rowMs.oneThread} / ${row.rowMs.fast} ms; naive ${row.naiveMsPerChannel} ms/channel`,
       );
     }
