@@ -32,15 +32,22 @@ export interface ForwardRow {
   model: string;
   L: number;
   mode: 'forward' | 'forward+backward';
-  /** Per setting: ms, tokens/s, peak MiB. */
-  reference: { ms: number; tokensPerSecond: number; peakMiB: number };
-  oneThread: { ms: number; tokensPerSecond: number; peakMiB: number };
-  fast: { ms: number; tokensPerSecond: number; peakMiB: number; threads: number };
+  /** Per setting: wall ms, CPU ms (all threads), tokens/s, peak MiB. */
+  reference: Figures;
+  oneThread: Figures;
+  fast: Figures & { threads: number };
   speedup: number;
 }
 
-function figures(r: Record<string, number>) {
-  return { ms: round(r.ms), tokensPerSecond: round(r.tokensPerSecond), peakMiB: round(r.peakMiB) };
+interface Figures {
+  ms: number;
+  cpuMs: number;
+  tokensPerSecond: number;
+  peakMiB: number;
+}
+
+function figures(r: Record<string, number>): Figures {
+  return { ms: round(r.ms), cpuMs: round(r.cpuMs), tokensPerSecond: round(r.tokensPerSecond), peakMiB: round(r.peakMiB) };
 }
 
 export function forwardBench(): ForwardRow[] {

@@ -6,8 +6,12 @@
  *
  * `gemmThreadsBench()` (section `gemm-threads`; standalone: bench/gemm.ts --threads) measures
  * the dispatch (gemmNT/NN/TN) on one thread and across the worker threads, interleaved, on
- * products from 2^18 to 2^28 multiply-adds: where splitting pays is how PARALLEL_MIN_WORK
- * (src/core/parallel-gemm.ts) was chosen.
+ * products from 2^16 to 2^30 multiply-adds: where splitting pays is how PARALLEL_MIN_WORK
+ * (src/core/parallel-gemm.ts) was chosen. Wall-clock figures need idle cores; on a busy
+ * machine the CPU time per call (all threads, process.cpuUsage) still shows what a split costs:
+ * `cpuRatio` = CPU time split ÷ CPU time on one thread, and `quietSpeedupEstimate` = the
+ * one-thread CPU time ÷ (its share per thread × cpuRatio + one round trip), what the split
+ * should give with every core free.
  */
 import { fileURLToPath } from 'node:url';
 import type { FloatArray } from '../src/core/dtype.js';
@@ -147,6 +151,20 @@ const THREAD_SHAPES: [GemmVariant, number, number, number, string][] = [
   ['NN', 1024, 1024, 1024, 'cube'],
 ];
 
+/** CPU seconds (every thread of the process) per call, over calls lasting ≥ 100 ms in all. */
+function cpuSecondsPerCall(fn: () => void): number {
+  fn();
+  let calls = 0;
+  const wall = performance.now();
+  const start = process.cpuUsage();
+  while (performance.now() - wall < 100 || calls < 3) {
+    fn();
+    calls++;
+  }
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6 / calls;
+}
+
 /**
  * Microseconds to hand an empty range to every worker and get the answers back (median and
  * best of `calls`): the fixed cost a split must amortise. Workers may not be taken back here.
@@ -197,11 +215,20 @@ export function gemmThreadsBench(options: { quick?: boolean } = {}): unknown {
         const run = () => DISPATCH[variant](M, N, K, A, 0, B, 0, C, 0);
         setParallelExecutor(null);
         const one = flop / secondsPerCall(run, samples) / 1e9;
+        const oneCpu = cpuSecondsPerCall(run);
         setParallelExecutor(executor);
         const many = flop / secondsPerCall(run, samples) / 1e9;
-        const row = { variant, dtype, M, N, K, note, work: M * N * K, oneThreadGflops: round(one), threadsGflops: round(many), speedup: round(many / one), autoSplit: M * N * K >= old && M >= 16 };
+        const manyCpu = cpuSecondsPerCall(run);
+        const cpuRatio = manyCpu / oneCpu;
+        const quiet = oneCpu / ((oneCpu / parallelThreads()) * cpuRatio + roundTrip.median / 1e6);
+        const row = {
+          variant, dtype, M, N, K, note, work: M * N * K,
+          oneThreadGflops: round(one), threadsGflops: round(many), speedup: round(many / one),
+          cpuRatio: round(cpuRatio), quietSpeedupEstimate: round(quiet),
+          autoSplit: M * N * K >= old && M >= 16,
+        };
         rows.push(row);
-        log(`gemm threads ${variant} ${dtype} ${M}×${N}×${K} (${note}): 1 thread ${row.oneThreadGflops}, ${parallelThreads()} threads ${row.threadsGflops} GFLOP/s (×${row.speedup})`);
+        log(`gemm threads ${variant} ${dtype} ${M}×${N}×${K} (${note}): 1 thread ${row.oneThreadGflops}, ${parallelThreads()} threads ${row.threadsGflops} GFLOP/s (×${row.speedup}); CPU time ×${row.cpuRatio}, quiet-machine estimate ×${row.quietSpeedupEstimate}`);
       }
     }
   } finally {
