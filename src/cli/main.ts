@@ -11,7 +11,7 @@ import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
 import { registerVision } from './commands/vision.js';
 import { installNodeExecutor } from '../io/parallel-node.js';
-import { describeFailure } from './errors.js';
+import { CliError, describeFailure } from './errors.js';
 
 export function buildProgram(): Command {
   const program = new Command('iattn')
@@ -36,9 +36,18 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Worker threads for large matrix products (IATTN_THREADS=1: none); a bad IATTN_THREADS is the user's error. */
+function installWorkers(): void {
+  try {
+    installNodeExecutor();
+  } catch (error) {
+    throw new CliError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
-    installNodeExecutor(); // worker threads for large matrix products (IATTN_THREADS=1: none)
+    installWorkers();
     await buildProgram().parseAsync(argv);
     return 0;
   } catch (error) {

@@ -109,7 +109,7 @@ export class InitSource implements ParameterSource {
           break;
       }
     }
-    return new Tensor(data, shape);
+    return new Tensor(shareable(data), shape); // on shared memory when worker threads will read it
   }
 }
 

@@ -97,6 +97,13 @@ describe('IATTN_THREADS', () => {
     expect(installNodeExecutor(1)).toBeNull();
     expect(parallelExecutor()).toBeNull();
   });
+
+  it('a bad value makes iattn exit with a one-line reason', () => {
+    const bin = fileURLToPath(new URL('../../bin/iattn.js', import.meta.url));
+    const run = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', env: { ...process.env, IATTN_THREADS: 'all' }, timeout: 60_000 });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim()).toBe("iattn: IATTN_THREADS should be a positive integer (1 = no worker threads), got 'all'");
+  });
 });
 
 describe('NodeExecutor', () => {
