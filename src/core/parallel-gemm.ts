@@ -12,13 +12,15 @@
  * executor is installed do: src/models/parameters.ts) and staged once per call otherwise. The
  * workers' rows go in rounds so that the staged rows stay under STAGE_BUDGET bytes.
  *
- * Only products of at least PARALLEL_MIN_WORK = 2^21 multiply-adds are split. The fixed cost of
+ * Only products of at least PARALLEL_MIN_WORK = 2^22 multiply-adds are split. The fixed cost of
  * a split is one round trip through the workers, ≈ 10–20 µs (bench section gemm-threads,
- * `roundTripMicroseconds`), plus copying the workers' rows; one thread runs ≈ 20 G multiply-adds
- * per second (float32, WASM), so 2^21 is ≈ 100 µs of work, which two threads finish in ≈ 65 µs.
- * The gemm-threads section measures 1 vs all threads on shapes around that size. A B that has
- * to be staged (not on shared memory) costs a copy of N·K values on the calling thread first, so
- * such products are split only from 64 rows up.
+ * `roundTripMicroseconds`), plus each thread copying and packing all of B and the workers' rows
+ * going through the staging buffer: measured as CPU time (gemm-threads `cpuRatio`, robust to a
+ * busy machine), a split costs ×1.1–1.2 the CPU of one thread from 2^22 multiply-adds up but
+ * up to ×1.6 at 2^21 (128³, 64×256×256). One thread runs ≈ 20 G multiply-adds per second
+ * (float32, WASM), so 2^22 is ≈ 200 µs of work, which two idle cores finish in ≈ 130 µs. A B
+ * that has to be staged (not on shared memory) costs a copy of N·K values on the calling thread
+ * first, so such products are split only from 64 rows up.
  */
 import type { FloatArray } from './dtype.js';
 import { wasmGemmReady, gemmWasmStrided } from './kernels/wasm/gemm-wasm.js';
@@ -28,12 +30,15 @@ import type { Range } from './parallel.js';
 import { isHalfArray } from './stored-weight.js';
 import type { GemmOperand } from './stored-weight.js';
 
-/** Smallest M·N·K split across threads (measured crossover on 2 cores: see the header). */
-export let PARALLEL_MIN_WORK = 1 << 21;
+/** Smallest M·N·K split across threads (see the header). */
+export let PARALLEL_MIN_WORK = 1 << 22;
 /** Rows of C per block are multiples of this, and no block is shorter. */
 export const ROW_GRAIN = 8;
-/** Bytes of the workers' rows of op(A) and C staged at once (B aside). */
-let STAGE_BUDGET = 32 << 20;
+/**
+ * Bytes of the workers' rows of op(A) and C staged at once (B aside): bounds the staging buffer
+ * and each worker's WASM memory; a round costs one round trip and one copy of B per worker.
+ */
+let STAGE_BUDGET = 16 << 20;
 /** Largest unshared B staged per call; a larger one keeps the product on one thread. */
 const STAGE_B_MAX = 64 << 20;
 /** Fewest rows of C for which an unshared B is worth staging. */

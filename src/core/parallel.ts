@@ -168,7 +168,7 @@ export function sharedUint16Array(n: number): Uint16Array {
 
 /**
  * `a` itself, or a copy on a SharedArrayBuffer when an executor with workers is installed and
- * `a` is not shared yet: for long-lived arrays (weights) that workers read on every call.
+ * `a` is not shared yet: for arrays that workers read on every call.
  */
 export function shareable<T extends Float32Array | Float64Array | Uint16Array>(a: T): T {
   if (sharedMemory === undefined || parallelThreads() < 2 || isShared(a)) return a;

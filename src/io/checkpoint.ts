@@ -29,11 +29,12 @@ export interface Checkpoint {
   tensorNames(): string[];
   has(name: string): boolean;
   info(name: string): TensorInfo;
-  readFloat(name: string, dtype: 'float32'): Float32Array;
-  readFloat(name: string, dtype: 'float64'): Float64Array;
-  readFloat(name: string, dtype: FloatKind): Float32Array | Float64Array;
-  /** The 16-bit values of a BF16 or F16 tensor (bit patterns), or null for other dtypes. */
-  readHalf(name: string): HalfArray | null;
+  /** The tensor as float32/float64, into `out` when given (see SafetensorsReader.readFloat). */
+  readFloat(name: string, dtype: 'float32', out?: Float32Array): Float32Array;
+  readFloat(name: string, dtype: 'float64', out?: Float64Array): Float64Array;
+  readFloat(name: string, dtype: FloatKind, out?: Float32Array | Float64Array): Float32Array | Float64Array;
+  /** The 16-bit values of a BF16 or F16 tensor (bit patterns, into `out` when given), or null for other dtypes. */
+  readHalf(name: string, out?: Uint16Array): HalfArray | null;
   /** Number of tensors of each stored dtype, e.g. { F32: 22 }. */
   dtypes(): Record<string, number>;
   close(): void;
@@ -162,17 +163,19 @@ class FolderCheckpoint implements Checkpoint {
     return this.reader(name).info(name);
   }
 
-  readFloat(name: string, dtype: 'float32'): Float32Array;
-  readFloat(name: string, dtype: 'float64'): Float64Array;
-  readFloat(name: string, dtype: FloatKind): Float32Array | Float64Array;
-  readFloat(name: string, dtype: FloatKind): Float32Array | Float64Array {
-    return this.reader(name).readFloat(name, dtype);
+  readFloat(name: string, dtype: 'float32', out?: Float32Array): Float32Array;
+  readFloat(name: string, dtype: 'float64', out?: Float64Array): Float64Array;
+  readFloat(name: string, dtype: FloatKind, out?: Float32Array | Float64Array): Float32Array | Float64Array;
+  readFloat(name: string, dtype: FloatKind, out?: Float32Array | Float64Array): Float32Array | Float64Array {
+    return this.reader(name).readFloat(name, dtype, out);
   }
 
-  readHalf(name: string): HalfArray | null {
+  readHalf(name: string, out?: Uint16Array): HalfArray | null {
     const { dtype } = this.info(name);
     if (dtype !== 'BF16' && dtype !== 'F16') return null;
-    return { format: dtype === 'BF16' ? 'bf16' : 'f16', bits: this.reader(name).readRaw(name).data as Uint16Array };
+    const bits = this.reader(name).readRaw(name).data as Uint16Array;
+    if (out !== undefined) out.set(bits);
+    return { format: dtype === 'BF16' ? 'bf16' : 'f16', bits: out ?? bits };
   }
 
   dtypes(): Record<string, number> {

@@ -61,13 +61,19 @@ export class SafetensorsReader {
     return { ...info, shape: [...info.shape] };
   }
 
-  /** The tensor converted to float32 or float64 (from any supported dtype, BOOL as 0/1). */
-  readFloat(name: string, dtype: 'float32'): Float32Array;
-  readFloat(name: string, dtype: 'float64'): Float64Array;
-  readFloat(name: string, dtype: FloatKind): Float32Array | Float64Array;
-  readFloat(name: string, dtype: FloatKind): Float32Array | Float64Array {
+  /**
+   * The tensor converted to float32 or float64 (from any supported dtype, BOOL as 0/1), into
+   * `out` when given (an array of that dtype and the tensor's size, e.g. on shared memory).
+   */
+  readFloat(name: string, dtype: 'float32', out?: Float32Array): Float32Array;
+  readFloat(name: string, dtype: 'float64', out?: Float64Array): Float64Array;
+  readFloat(name: string, dtype: FloatKind, out?: Float32Array | Float64Array): Float32Array | Float64Array;
+  readFloat(name: string, dtype: FloatKind, into?: Float32Array | Float64Array): Float32Array | Float64Array {
     const { codec, view, count } = this.load(name);
-    const out = dtype === 'float32' ? new Float32Array(count) : new Float64Array(count);
+    if (into !== undefined && (into.length !== count || (into instanceof Float64Array) !== (dtype === 'float64'))) {
+      throw new SafetensorsError('INVALID_TENSOR', `readFloat(${JSON.stringify(name)}): the output array does not hold ${count} ${dtype} values`);
+    }
+    const out = into ?? (dtype === 'float32' ? new Float32Array(count) : new Float64Array(count));
     for (let i = 0; i < count; i++) out[i] = codec.get(view, i * codec.bytes);
     return out;
   }

@@ -5,7 +5,7 @@
  */
 import { allocate, shapeString, sizeOf, Tensor, Random } from '../core/index.js';
 import type { DType } from '../core/index.js';
-import { shareable } from '../core/parallel.js';
+import { parallelThreads, sharedFloatArray, sharedUint16Array } from '../core/parallel.js';
 import { StoredWeight } from '../core/stored-weight.js';
 import type { HalfArray } from '../core/stored-weight.js';
 
@@ -36,10 +36,12 @@ export interface ParameterSource {
 /** What a checkpoint reader must offer (see src/io/checkpoint.ts). */
 export interface TensorStore {
   has(name: string): boolean;
-  info(name: string): { shape: number[] };
-  readFloat(name: string, dtype: DType): Float32Array | Float64Array;
-  /** The tensor's 16-bit values when it is stored as BF16 or F16, else null. */
-  readHalf?(name: string): HalfArray | null;
+  /** Shape, and the stored dtype ('F32', 'BF16', …) where the store knows it. */
+  info(name: string): { shape: number[]; dtype?: string };
+  /** The tensor as `dtype`, into `out` when given (an array of that dtype and size). */
+  readFloat(name: string, dtype: DType, out?: Float32Array | Float64Array): Float32Array | Float64Array;
+  /** The tensor's 16-bit values (into `out` when given) when it is stored as BF16 or F16, else null. */
+  readHalf?(name: string, out?: Uint16Array): HalfArray | null;
 }
 
 /**
@@ -61,14 +63,19 @@ export class StoreSource implements ParameterSource {
 
   take(name: string, shape: readonly number[]): Tensor {
     if (!this.store.has(name)) throw new WeightError(`missing tensor '${name}' (expected shape ${shapeString(shape)})`);
-    const found = this.store.info(name).shape;
+    const { shape: found, dtype: stored } = this.store.info(name);
     if (sizeOf(found) !== sizeOf(shape) || !sameDims(found, shape)) {
       throw new WeightError(`tensor '${name}' has shape ${shapeString(found)}, expected ${shapeString(shape)}`);
     }
-    // Matrices may stay 16-bit; everything lands in shared memory when worker threads will read it.
-    const half = this.weights === 'stored' && shape.length === 2 ? (this.store.readHalf?.(name) ?? null) : null;
-    if (half !== null) return new StoredWeight({ format: half.format, bits: shareable(half.bits) }, shape, this.dtype);
-    return new Tensor(shareable(this.store.readFloat(name, this.dtype)), shape);
+    // Matrices may stay 16-bit; weights are read straight into shared memory when worker threads
+    // will read them (the GEMM then hands them to the workers without a copy).
+    const shared = parallelThreads() > 1;
+    const n = sizeOf(shape);
+    if (this.weights === 'stored' && shape.length === 2 && this.store.readHalf !== undefined && (stored === 'BF16' || stored === 'F16')) {
+      const half = this.store.readHalf(name, shared ? sharedUint16Array(n) : undefined)!;
+      return new StoredWeight(half, shape, this.dtype);
+    }
+    return new Tensor(this.store.readFloat(name, this.dtype, shared ? sharedFloatArray(this.dtype, n) : undefined), shape);
   }
 }
 
@@ -92,7 +99,8 @@ export class InitSource implements ParameterSource {
   }
 
   take(_name: string, shape: readonly number[], init: Init): Tensor {
-    const data = allocate(this.dtype, sizeOf(shape));
+    // On shared memory when worker threads will read it (see StoreSource).
+    const data = parallelThreads() > 1 ? sharedFloatArray(this.dtype, sizeOf(shape)) : allocate(this.dtype, sizeOf(shape));
     for (let i = 0; i < data.length; i++) {
       switch (init.kind) {
         case 'normal':
@@ -109,7 +117,7 @@ export class InitSource implements ParameterSource {
           break;
       }
     }
-    return new Tensor(shareable(data), shape); // on shared memory when worker threads will read it
+    return new Tensor(data, shape);
   }
 }
 

@@ -16,6 +16,10 @@ import { ParallelError, parallelExecutor, parallelFor, setParallelExecutor, shar
 import { setParallelMinWork, setStageBudget } from '../../src/core/parallel-gemm.js';
 import type { GemmOperand } from '../../src/core/stored-weight.js';
 import { installNodeExecutor, NodeExecutor, threadsFromEnvironment } from '../../src/io/parallel-node.js';
+import { loadModel } from '../../src/io/load-model.js';
+import { StoredWeight } from '../../src/core/stored-weight.js';
+import { isShared, parallelThreads } from '../../src/core/parallel.js';
+import { noGrad, Random } from '../../src/core/index.js';
 import { numberToBf16, numberToF16 } from '../../src/io/half.js';
 import { exitWorker, scaleChannels, throwAt } from './parallel-tasks.js';
 
@@ -306,6 +310,27 @@ describe.runIf(simdSupported())('parallel GEMM equals the one-thread GEMM bit fo
       ex = saved;
       setParallelExecutor(ex);
       await starved.close();
+    }
+  });
+
+  it.each(['decoded', 'stored'] as const)('a model loaded with workers installed (%s weights) keeps its weights on shared memory and computes the logits of one thread, bit for bit', (weights) => {
+    setParallelExecutor(ex);
+    setParallelMinWork(minWork);
+    try {
+      expect(parallelThreads()).toBe(3);
+      const { model } = loadModel(fileURLToPath(new URL('../fixtures/trained/mamba2', import.meta.url)), { weights });
+      for (const [name, t] of model.parameters) expect(isShared(t instanceof StoredWeight && t.stored !== null ? t.stored.bits : t.data), name).toBe(true);
+      const rng = new Random(5);
+      const ids = Int32Array.from({ length: 300 }, () => rng.int(model.config.vocabSize));
+      const before = ex.workerRanges;
+      const many = noGrad(() => model.forwardIds(ids, 1, ids.length)).data;
+      expect(ex.workerRanges).toBeGreaterThan(before);
+      setParallelExecutor(null);
+      const one = noGrad(() => model.forwardIds(ids, 1, ids.length)).data;
+      expect(mismatches(one, many)).toBe(0);
+    } finally {
+      setParallelMinWork(0);
+      setParallelExecutor(ex);
     }
   });
 
