@@ -56,10 +56,7 @@ export class ClassifierHead {
 
 /** Final-norm hidden state of the last token: ids [B, L] → [B, H]. */
 export function lastHiddenState(model: DecoderLM, ids: Int32Array, batch: number, length: number): Tensor {
-  const trace = new Map<string, Tensor>();
-  model.forwardIds(ids, batch, length, trace); // the LM logits are computed but not used
-  const normed = trace.get(`hidden_states.${model.numLayers}`);
-  if (normed === undefined) throw new ShapeError('lastHiddenState: the model did not report its final hidden state');
+  const normed = model.hidden(model.embed(ids, batch, length)); // [B, L, H]; the LM head never runs
   const H = normed.shape[2];
   return F.reshape(F.slice(normed, 1, length - 1, length), [batch, H]); // [B, 1, H] → [B, H]
 }
