@@ -173,9 +173,7 @@ class FolderCheckpoint implements Checkpoint {
   readHalf(name: string, out?: Uint16Array): HalfArray | null {
     const { dtype } = this.info(name);
     if (dtype !== 'BF16' && dtype !== 'F16') return null;
-    const bits = this.reader(name).readRaw(name).data as Uint16Array;
-    if (out !== undefined) out.set(bits);
-    return { format: dtype === 'BF16' ? 'bf16' : 'f16', bits: out ?? bits };
+    return { format: dtype === 'BF16' ? 'bf16' : 'f16', bits: this.reader(name).readHalfBits(name, out) };
   }
 
   dtypes(): Record<string, number> {

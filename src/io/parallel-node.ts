@@ -15,8 +15,14 @@
  * range whose worker has not started yet (on a busy machine a woken thread may wait for a core:
  * the split then costs little more than one thread would), and waits for the others in
  * Atomics.wait. A failed range or a dead worker throws a ParallelError that names the worker and
- * the task — never a hang. A broken pool stays out of use (ready() is false: work runs on the
- * calling thread) and says why once on stderr.
+ * the task — never a hang (a worker's death is seen through its 'exit' handler, which Node runs
+ * for uncaught errors and process.exit; only a thread killed from outside while it runs a range,
+ * which nothing here does, would go unnoticed). A broken pool stays out of use (ready() is
+ * false: work runs on the calling thread) and says why once on stderr.
+ *
+ * Cost: each worker is a V8 isolate with tsx's TypeScript loader (and its hooks thread): ≈ 35 MiB
+ * of resident memory when idle (VmRSS, Node 20), plus its WASM memory, which grows to the
+ * largest block it has multiplied (bounded by the staging budget of ../core/parallel-gemm.ts).
  *
  * Workers start on first use (the first large product, or whenReady()), so commands that never
  * multiply large matrices never start one; until they have booted (≈ 0.3–0.7 s) work stays on

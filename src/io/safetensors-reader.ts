@@ -14,6 +14,7 @@ export interface RawTensor {
   data: RawArray;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -93,6 +94,24 @@ export class SafetensorsReader {
       out[i] = value;
     }
     return out;
+  }
+
+  /**
+   * The bit patterns of an F16 or BF16 tensor, into `out` when given (Uint16Array of its size):
+   * one copy from the file's bytes, no per-element decoding on little-endian hosts.
+   */
+  readHalfBits(name: string, out?: Uint16Array): Uint16Array {
+    const { view, count, info } = this.load(name);
+    if (info.dtype !== 'F16' && info.dtype !== 'BF16') {
+      throw new SafetensorsError('WRONG_DTYPE', `tensor ${JSON.stringify(name)} has dtype ${info.dtype}, expected F16 or BF16`);
+    }
+    if (out !== undefined && out.length !== count) {
+      throw new SafetensorsError('INVALID_TENSOR', `readHalfBits(${JSON.stringify(name)}): the output array does not hold ${count} values`);
+    }
+    const bits = out ?? new Uint16Array(count);
+    if (LITTLE_ENDIAN && view.byteOffset % 2 === 0) bits.set(new Uint16Array(view.buffer, view.byteOffset, count));
+    else for (let i = 0; i < count; i++) bits[i] = view.getUint16(2 * i, true);
+    return bits;
   }
 
   /** The tensor in its stored dtype, without conversion. */

@@ -19,6 +19,7 @@ import { bf16ToNumber, f16ToNumber } from '../../src/io/half.js';
 import { loadModel } from '../../src/io/load-model.js';
 import type { DecoderLM } from '../../src/models/model.js';
 import { parseWeights } from '../../src/cli/options.js';
+import { SafetensorsReader } from '../../src/io/safetensors.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/trained');
 const DEFAULT_MODEL = path.resolve(import.meta.dirname, '../../models/default');
@@ -110,6 +111,24 @@ describe.each([
     const sa = decoded.initialState(1);
     const sb = stored.initialState(1);
     for (const id of ids.subarray(0, 5)) expect(stored.step(Int32Array.of(id), sb).data).toEqual(decoded.step(Int32Array.of(id), sa).data);
+  });
+});
+
+describe('readHalfBits', () => {
+  it('reads F16/BF16 bit patterns at even and odd byte offsets, into a given array, and refuses other dtypes', () => {
+    // U8 [1] at bytes 0–1, then F16 [2] at the odd offset 1, BF16 [2] at 5.
+    const header = JSON.stringify({ a: { dtype: 'U8', shape: [1], data_offsets: [0, 1] }, h: { dtype: 'F16', shape: [2], data_offsets: [1, 5] }, b: { dtype: 'BF16', shape: [2], data_offsets: [5, 9] } }).padEnd(160, ' ');
+    const file = new Uint8Array(8 + header.length + 9);
+    new DataView(file.buffer).setBigUint64(0, BigInt(header.length), true);
+    file.set(new TextEncoder().encode(header), 8);
+    file.set([7, 0x00, 0x3c, 0x00, 0xc0, 0x80, 0x3f, 0x00, 0xc0], 8 + header.length);
+    const reader = SafetensorsReader.fromBytes(file);
+    expect(Array.from(reader.readHalfBits('h'))).toEqual([0x3c00, 0xc000]);
+    const out = new Uint16Array(2);
+    expect(reader.readHalfBits('b', out)).toBe(out);
+    expect(Array.from(out)).toEqual([0x3f80, 0xc000]);
+    expect(() => reader.readHalfBits('a')).toThrow(/expected F16 or BF16/);
+    expect(() => reader.readHalfBits('h', new Uint16Array(3))).toThrow(/does not hold 2 values/);
   });
 });
 
