@@ -6,7 +6,9 @@
  *
  * Memory: one module instance per process; its memory holds [scratch for packed panels |
  * A | B | C], grown on demand and reused by every call (memory is never shrunk, so the
- * footprint is the largest chunk seen, at most ≈ `operandBudget` (64 MiB) + 2.3 MiB of scratch). A product whose
+ * footprint is the largest chunk seen, at most ≈ `operandBudget` (16 MiB; 64 MiB was no faster on
+ * 1024³, 2048×3072×768 or a 256×50280×768 LM head, and every worker thread has its own
+ * module) + 2.3 MiB of scratch, + the 16-bit copy of a stored B chunk). A product whose
  * operands exceed the budget is cut into chunks of rows of C (mC), columns of C (nC) and depth
  * (kC); C's chunk stays in the module across the depth chunks. Each call copies its operands
  * in with TypedArray.set (memcpy speed), runs the kernel, which accumulates into the copy of C,
@@ -82,7 +84,7 @@ export function wasmGemmUnavailableReason(): string {
 // ---- memory layout ------------------------------------------------------------------------
 
 /** Bytes of A + B + C chunk kept in the module at once; larger products are chunked. */
-let operandBudget = 64 << 20;
+let operandBudget = 16 << 20;
 
 /** Sets the chunking budget in bytes (tests use a tiny one to exercise chunking); returns the old one. */
 export function setOperandBudget(bytes: number): number {
