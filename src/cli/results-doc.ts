@@ -164,6 +164,44 @@ function overview(perturbation: PerturbationDocument[], groundTruth: GroundTruth
   ];
 }
 
+/**
+ * Every which-novel classifier trained beside the evaluated ones (their folder's siblings named
+ * classifier-*): validation accuracy, training command, and whether it was evaluated — a
+ * classifier left at chance is not (perturbing a model that ignores its input measures nothing).
+ */
+function classifierRoster(evaluated: PerturbationDocument[]): { table: string[]; reading: string[] } {
+  const parents = [...new Set(evaluated.map((d) => path.dirname(d.model.dir)))].filter((dir) => fs.existsSync(dir));
+  const dirs = parents.flatMap((parent) =>
+    fs
+      .readdirSync(parent)
+      .filter((n) => n.startsWith('classifier-') && fs.existsSync(path.join(parent, n, 'trainer_state.json')))
+      .map((n) => path.join(parent, n).split(path.sep).join('/')),
+  );
+  if (dirs.length === 0) return { table: [], reading: [] };
+  const rows = dirs.map((dir) => {
+    const record = trainingRecord(dir);
+    const modelType = readJson<{ model_type?: string }>(path.join(dir, 'config.json')).model_type ?? '?';
+    const done = evaluated.some((d) => d.model.dir === dir);
+    return { dir, modelType, record, done };
+  });
+  rows.sort((a, b) => familyRank(a.modelType) - familyRank(b.modelType));
+  const notLearned = rows.filter((r) => !r.done);
+  return {
+    table: [
+      'Classifiers trained (validation accuracy at the end of training; chance 16.7 % over 6 novels). Only those clearly above chance are evaluated:',
+      '',
+      markdownTable(
+        ['family', 'accuracy', 'evaluated', 'training command'],
+        rows.map((r) => [familyName(r.modelType), r.record.accuracy === null ? '?' : pct(r.record.accuracy), r.done ? 'yes' : '**no — at chance**', `\`${r.record.command ?? '?'}\``]),
+      ),
+      '',
+    ],
+    reading: notLearned.length
+      ? [`Which-novel classifiers of ${notLearned.map((r) => familyName(r.modelType)).join(', ')} stayed at chance with the recipes tried (the commands in the table; RWKV and Griffin learn with the same one), so ${notLearned.length === 1 ? 'it has' : 'they have'} no perturbation result.`]
+      : [],
+  };
+}
+
 export function buildResults(outDir: string, docsDir: string): string {
   // OUT/<name>/results.json as the CLI writes them, or OUT/<name>.json as DOCS/data/ holds them.
   const entries: Loaded[] = fs
@@ -230,6 +268,11 @@ export function buildResults(outDir: string, docsDir: string): string {
   for (const group of perturbationGroups(perturbation.map((p) => p.doc))) {
     lines.push(`### ${group.title}: ΔA^F by family`, '', groupTable(group), '', 'Mean ± SE over each run\'s samples; best method per family in bold; the last column is the mean over the families.', '');
     reading.push(...groupReading(group));
+    if (group.key === 'classifier') {
+      const { table, reading: r } = classifierRoster(group.docs);
+      lines.push(...table);
+      reading.push(...r);
+    }
   }
   lines.push('### Every run in detail', '');
   for (const { name, doc } of perturbation) {
