@@ -11,7 +11,8 @@
  * the module, so a block of rows is one contiguous TypedArray.set in and out, and the footprint
  * is bounded by `blockBudget` (8 MiB of rows, plus O(C) state) whatever L is. The chunked GLA
  * streams one chunk of Q steps at a time with its [H, K, V] float64 state kept in the module.
- * The only JS-heap allocations are one subarray view per block and array.
+ * The only JS-heap allocations are a few small objects per call (layout, slot lists, the
+ * block visitor) and one subarray view per block and array.
  *
  * Shapes as in the scans: B batch, L time, C / W / E channels; GLA q, k, γ [B, L, H, K],
  * v, o [B, L, H, V], chunk-entry states [B, chunks, H, K, V] float64.
@@ -19,7 +20,7 @@
 import type { FloatArray } from '../../dtype.js';
 import { gemmBackend } from '../gemm.js';
 import { RNN_WASM_BASE64 } from './rnn-binary.js';
-import { EmbeddedWasm, ensureWasmMemory } from './runtime.js';
+import { EmbeddedWasm, WasmLayout, WasmViews, alignUp } from './runtime.js';
 import type { WasmMemory } from './runtime.js';
 
 type Ptr = number;
@@ -49,12 +50,11 @@ interface RnnExports {
 }
 
 const ALIGN = 64;
-const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 
 /** First byte the JS side may use (after the module's static data). */
 let base = 0;
 const rnnModule = new EmbeddedWasm<RnnExports>(RNN_WASM_BASE64, (w) => {
-  base = roundUp(w.heapBase(), ALIGN);
+  base = alignUp(w.heapBase(), ALIGN);
 });
 
 /** The embedded module's bytes. */
@@ -89,36 +89,8 @@ function blockRows(L: number, bytesPerRow: number): number {
   return Math.max(1, Math.min(L, Math.floor(blockBudget / Math.max(1, bytesPerRow))));
 }
 
-let f32: Float32Array = new Float32Array(0);
-let f64: Float64Array = new Float64Array(0);
-/** Next free byte of the current call's layout. */
-let top = 0;
-
-/** Starts a call's layout. */
-function reset(): void {
-  top = base;
-}
-
-/** Reserves `bytes` (64-byte aligned) and returns its byte address. */
-function alloc(bytes: number): Ptr {
-  const at = top;
-  top = roundUp(top + bytes, ALIGN);
-  return at;
-}
-
-/** Grows the memory to hold the layout and refreshes the views (call before any copy). */
-function commit(w: RnnExports): void {
-  ensureWasmMemory(w.memory, top);
-  if (f32.buffer !== w.memory.buffer) {
-    f32 = new Float32Array(w.memory.buffer);
-    f64 = new Float64Array(w.memory.buffer);
-  }
-}
-
-/** The view for elements of `bytes` bytes (the kernel's dtype T). */
-function viewOf(bytes: number): FloatArray {
-  return bytes === 8 ? f64 : f32;
-}
+/** Views over the module's memory (refreshed by `views.ensure` before a call's copies). */
+const views = new WasmViews();
 
 /**
  * Copies src[from : from + count] to the module at byte address `at`, converting to the view's
@@ -134,6 +106,37 @@ function take(dst: FloatArray, from: number, count: number, at: Ptr, view: Float
   dst.set(view.subarray(i, i + count), from);
 }
 
+/** An array and the module address of its block; a null array (gradient not wanted) is skipped. */
+type Slot = readonly [FloatArray | null, Ptr];
+
+/** `put` of elements [from, from + count) of every slot's array. */
+function putSlots(slots: readonly Slot[], from: number, count: number, view: FloatArray): void {
+  for (const [src, at] of slots) if (src !== null) put(src, from, count, at, view);
+}
+
+/** `take` of elements [from, from + count) into every slot's array. */
+function takeSlots(slots: readonly Slot[], from: number, count: number, view: FloatArray): void {
+  for (const [dst, at] of slots) if (dst !== null) take(dst, from, count, at, view);
+}
+
+/** A region of `bytes` in the layout for each array, in order. */
+function slotsOf(lay: WasmLayout, bytes: number, arrays: readonly (FloatArray | null)[]): Slot[] {
+  return arrays.map((a) => [a, lay.take(bytes)] as const);
+}
+
+/**
+ * Walks a sequence of L time steps in blocks of `rows`: visit(t0, n) for each block
+ * [t0, t0 + n), first to last, or last to first when `reverse` (a backward scan carries its
+ * state from the end).
+ */
+function forEachTimeBlock(L: number, rows: number, reverse: boolean, visit: (t0: number, n: number) => void): void {
+  const blocks = Math.ceil(L / rows);
+  for (let i = 0; i < blocks; i++) {
+    const t0 = (reverse ? blocks - 1 - i : i) * rows;
+    visit(t0, Math.min(rows, L - t0));
+  }
+}
+
 // ---- WKV ------------------------------------------------------------------------------------
 
 /**
@@ -147,37 +150,31 @@ export function wkvForwardWasm(decay: Float64Array, u: FloatArray, k: FloatArray
   if (B * L * C === 0) return true;
   const S = y.BYTES_PER_ELEMENT;
   const rows = blockRows(L, C * (3 * S + (logZ === null ? 0 : 8)));
-  reset();
-  const decayAt = alloc(C * 8);
-  const uAt = alloc(C * 8);
-  const numAt = alloc(C * 8);
-  const denAt = alloc(C * 8);
-  const maxAt = alloc(C * 8);
-  const kAt = alloc(rows * C * S);
-  const vAt = alloc(rows * C * S);
-  const yAt = alloc(rows * C * S);
-  const zAt = logZ === null ? 0 : alloc(rows * C * 8);
-  commit(w);
-  const T = viewOf(S);
+  const lay = new WasmLayout(base, ALIGN);
+  const decayAt = lay.take(C * 8);
+  const uAt = lay.take(C * 8);
+  const state = slotsOf(lay, C * 8, [num, den, max]);
+  const [[, numAt], [, denAt], [, maxAt]] = state;
+  const inputs = slotsOf(lay, rows * C * S, [k, v]);
+  const [[, kAt], [, vAt]] = inputs;
+  const yAt = lay.take(rows * C * S);
+  const zAt = logZ === null ? 0 : lay.take(rows * C * 8);
+  views.ensure(w.memory, lay.top);
+  const { f64 } = views;
+  const T = views.floats(S);
   const kernel = S === 8 ? w.wkv_forward_f64 : w.wkv_forward_f32;
   put(decay, 0, C, decayAt, f64);
   put(u, 0, C, uAt, f64);
   for (let b = 0; b < B; b++) {
-    put(num, b * C, C, numAt, f64);
-    put(den, b * C, C, denAt, f64);
-    put(max, b * C, C, maxAt, f64);
-    for (let t0 = 0; t0 < L; t0 += rows) {
-      const n = Math.min(rows, L - t0);
+    putSlots(state, b * C, C, f64);
+    forEachTimeBlock(L, rows, false, (t0, n) => {
       const from = (b * L + t0) * C;
-      put(k, from, n * C, kAt, T);
-      put(v, from, n * C, vAt, T);
+      putSlots(inputs, from, n * C, T);
       kernel(n, C, decayAt, uAt, kAt, vAt, yAt, zAt, numAt, denAt, maxAt);
       take(y, from, n * C, yAt, T);
       if (logZ !== null) take(logZ, from, n * C, zAt, f64);
-    }
-    take(num, b * C, C, numAt, f64);
-    take(den, b * C, C, denAt, f64);
-    take(max, b * C, C, maxAt, f64);
+    });
+    takeSlots(state, b * C, C, f64);
   }
   return true;
 }
@@ -192,19 +189,18 @@ export function wkvBackwardWasm(gy: FloatArray, decay: Float64Array, u: FloatArr
   if (B * L * C === 0) return true;
   const S = y.BYTES_PER_ELEMENT;
   const rows = blockRows(L, C * (6 * S + 8));
-  reset();
-  const decayAt = alloc(C * 8);
-  const uAt = alloc(C * 8);
-  const stateAt = alloc(7 * C * 8); // future, futureOut, lagged, laggedOut, scale, dDecay, dU
-  const kAt = alloc(rows * C * S);
-  const vAt = alloc(rows * C * S);
-  const yAt = alloc(rows * C * S);
-  const gyAt = alloc(rows * C * S);
-  const gkAt = alloc(rows * C * S);
-  const gvAt = alloc(rows * C * S);
-  const zAt = alloc(rows * C * 8);
-  commit(w);
-  const T = viewOf(S);
+  const lay = new WasmLayout(base, ALIGN);
+  const decayAt = lay.take(C * 8);
+  const uAt = lay.take(C * 8);
+  const stateAt = lay.take(7 * C * 8); // future, futureOut, lagged, laggedOut, scale, dDecay, dU
+  const inputs = slotsOf(lay, rows * C * S, [k, v, y, gy]);
+  const [[, kAt], [, vAt], [, yAt], [, gyAt]] = inputs;
+  const grads = slotsOf(lay, rows * C * S, [gk, gv]);
+  const [[, gkAt], [, gvAt]] = grads;
+  const zAt = lay.take(rows * C * 8);
+  views.ensure(w.memory, lay.top);
+  const { f64 } = views;
+  const T = views.floats(S);
   const kernel = S === 8 ? w.wkv_backward_f64 : w.wkv_backward_f32;
   put(decay, 0, C, decayAt, f64);
   put(u, 0, C, uAt, f64);
@@ -213,23 +209,15 @@ export function wkvBackwardWasm(gy: FloatArray, decay: Float64Array, u: FloatArr
   for (let b = 0; b < B; b++) {
     f64.fill(0, s0, s0 + 4 * C);
     f64.fill(-Infinity, s0 + 4 * C, s0 + 5 * C);
-    const blocks = Math.ceil(L / rows);
-    for (let blk = blocks - 1; blk >= 0; blk--) {
-      const t0 = blk * rows;
-      const n = Math.min(rows, L - t0);
+    forEachTimeBlock(L, rows, true, (t0, n) => {
       const from = (b * L + t0) * C;
       const count = n * C;
-      put(k, from, count, kAt, T);
-      put(v, from, count, vAt, T);
-      put(y, from, count, yAt, T);
-      put(gy, from, count, gyAt, T);
+      putSlots(inputs, from, count, T);
       put(logZ, from, count, zAt, f64);
-      if (gk !== null) put(gk, from, count, gkAt, T);
-      if (gv !== null) put(gv, from, count, gvAt, T);
+      putSlots(grads, from, count, T);
       kernel(n, C, decayAt, uAt, kAt, vAt, yAt, zAt, gyAt, gkAt, gvAt, stateAt);
-      if (gk !== null) take(gk, from, count, gkAt, T);
-      if (gv !== null) take(gv, from, count, gvAt, T);
-    }
+      takeSlots(grads, from, count, T);
+    });
   }
   if (gw !== null) for (let c = 0; c < C; c++) gw[c] += decay[c] * f64[s0 + 5 * C + c];
   if (gu !== null) for (let c = 0; c < C; c++) gu[c] += f64[s0 + 6 * C + c];
@@ -245,23 +233,21 @@ export function rglruForwardWasm(h: FloatArray, logA: FloatArray, x: FloatArray,
   if (B * L * W === 0) return true;
   const S = h.BYTES_PER_ELEMENT;
   const rows = blockRows(L, 3 * W * S);
-  reset();
-  const prevAt = alloc(W * S);
-  const lAt = alloc(rows * W * S);
-  const xAt = alloc(rows * W * S);
-  const hAt = alloc(rows * W * S);
-  commit(w);
-  const T = viewOf(S);
+  const lay = new WasmLayout(base, ALIGN);
+  const prevAt = lay.take(W * S);
+  const inputs = slotsOf(lay, rows * W * S, [logA, x]);
+  const [[, lAt], [, xAt]] = inputs;
+  const hAt = lay.take(rows * W * S);
+  views.ensure(w.memory, lay.top);
+  const T = views.floats(S);
   const kernel = S === 8 ? w.rglru_forward_f64 : w.rglru_forward_f32;
   for (let b = 0; b < B; b++) {
-    for (let t0 = 0; t0 < L; t0 += rows) {
-      const n = Math.min(rows, L - t0);
+    forEachTimeBlock(L, rows, false, (t0, n) => {
       const from = (b * L + t0) * W;
-      put(logA, from, n * W, lAt, T);
-      put(x, from, n * W, xAt, T);
+      putSlots(inputs, from, n * W, T);
       kernel(n, W, t0 === 0 ? 1 : 0, lAt, xAt, hAt, prevAt);
       take(h, from, n * W, hAt, T);
-    }
+    });
   }
   return true;
 }
@@ -273,36 +259,28 @@ export function rglruBackwardWasm(gLogA: FloatArray | null, gX: FloatArray | nul
   if (B * L * W === 0) return true;
   const S = h.BYTES_PER_ELEMENT;
   const rows = blockRows(L, 6 * W * S);
-  reset();
-  const carryAt = alloc(W * 8);
-  const beforeAt = alloc(W * S);
-  const lAt = alloc(rows * W * S);
-  const xAt = alloc(rows * W * S);
-  const hAt = alloc(rows * W * S);
-  const gAt = alloc(rows * W * S);
-  const glAt = alloc(rows * W * S);
-  const gxAt = alloc(rows * W * S);
-  commit(w);
-  const T = viewOf(S);
+  const lay = new WasmLayout(base, ALIGN);
+  const carryAt = lay.take(W * 8);
+  const beforeAt = lay.take(W * S);
+  const inputs = slotsOf(lay, rows * W * S, [logA, x, h, gOut]);
+  const [[, lAt], [, xAt], [, hAt], [, gAt]] = inputs;
+  const grads = slotsOf(lay, rows * W * S, [gLogA, gX]);
+  const [[, glAt], [, gxAt]] = grads;
+  views.ensure(w.memory, lay.top);
+  const { f64 } = views;
+  const T = views.floats(S);
   const kernel = S === 8 ? w.rglru_backward_f64 : w.rglru_backward_f32;
   for (let b = 0; b < B; b++) {
     f64.fill(0, carryAt / 8, carryAt / 8 + W);
-    for (let blk = Math.ceil(L / rows) - 1; blk >= 0; blk--) {
-      const t0 = blk * rows;
-      const n = Math.min(rows, L - t0);
+    forEachTimeBlock(L, rows, true, (t0, n) => {
       const from = (b * L + t0) * W;
       const count = n * W;
-      put(logA, from, count, lAt, T);
-      put(x, from, count, xAt, T);
-      put(h, from, count, hAt, T);
-      put(gOut, from, count, gAt, T);
+      putSlots(inputs, from, count, T);
       if (t0 > 0) put(h, from - W, W, beforeAt, T);
-      if (gLogA !== null) put(gLogA, from, count, glAt, T);
-      if (gX !== null) put(gX, from, count, gxAt, T);
+      putSlots(grads, from, count, T);
       kernel(n, W, t0 === 0 ? 1 : 0, lAt, xAt, hAt, beforeAt, gAt, glAt, gxAt, carryAt);
-      if (gLogA !== null) take(gLogA, from, count, glAt, T);
-      if (gX !== null) take(gX, from, count, gxAt, T);
-    }
+      takeSlots(grads, from, count, T);
+    });
   }
   return true;
 }
@@ -316,25 +294,24 @@ export function hgrnForwardWasm(h: FloatArray, logDecay: FloatArray, x: FloatArr
   if (B * L * E === 0) return true;
   const S = h.BYTES_PER_ELEMENT;
   const rows = blockRows(L, 3 * E * S);
-  reset();
-  const stateAt = alloc(E * 8);
-  const lAt = alloc(rows * E * S);
-  const xAt = alloc(rows * E * S);
-  const hAt = alloc(rows * E * S);
-  commit(w);
-  const T = viewOf(S);
+  const lay = new WasmLayout(base, ALIGN);
+  const stateAt = lay.take(E * 8);
+  const inputs = slotsOf(lay, rows * E * S, [logDecay, x]);
+  const [[, lAt], [, xAt]] = inputs;
+  const hAt = lay.take(rows * E * S);
+  views.ensure(w.memory, lay.top);
+  const { f64 } = views;
+  const T = views.floats(S);
   const kernel = S === 8 ? w.hgrn_forward_f64 : w.hgrn_forward_f32;
   for (let b = 0; b < B; b++) {
     if (h0 === null) f64.fill(0, stateAt / 8, stateAt / 8 + E);
     else put(h0, b * E, E, stateAt, f64);
-    for (let t0 = 0; t0 < L; t0 += rows) {
-      const n = Math.min(rows, L - t0);
+    forEachTimeBlock(L, rows, false, (t0, n) => {
       const from = (b * L + t0) * E;
-      put(logDecay, from, n * E, lAt, T);
-      put(x, from, n * E, xAt, T);
+      putSlots(inputs, from, n * E, T);
       kernel(n, E, lAt, xAt, hAt, stateAt);
       take(h, from, n * E, hAt, T);
-    }
+    });
   }
   return true;
 }
@@ -346,37 +323,31 @@ export function hgrnBackwardWasm(gLogDecay: FloatArray | null, gX: FloatArray | 
   if (B * L * E === 0) return true;
   const S = h.BYTES_PER_ELEMENT;
   const rows = blockRows(L, 5 * E * S);
-  reset();
-  const carryAt = alloc(E * 8);
-  const beforeAt = alloc(E * S);
-  const lAt = alloc(rows * E * S);
-  const hAt = alloc(rows * E * S);
-  const gAt = alloc(rows * E * S);
-  const glAt = alloc(rows * E * S);
-  const gxAt = alloc(rows * E * S);
-  commit(w);
-  const T = viewOf(S);
+  const lay = new WasmLayout(base, ALIGN);
+  const carryAt = lay.take(E * 8);
+  const beforeAt = lay.take(E * S);
+  const inputs = slotsOf(lay, rows * E * S, [logDecay, h, gOut]);
+  const [[, lAt], [, hAt], [, gAt]] = inputs;
+  const grads = slotsOf(lay, rows * E * S, [gLogDecay, gX]);
+  const [[, glAt], [, gxAt]] = grads;
+  views.ensure(w.memory, lay.top);
+  const { f64 } = views;
+  const T = views.floats(S);
   const kernel = S === 8 ? w.hgrn_backward_f64 : w.hgrn_backward_f32;
   const c0 = carryAt / 8;
   for (let b = 0; b < B; b++) {
     f64.fill(0, c0, c0 + E);
-    for (let blk = Math.ceil(L / rows) - 1; blk >= 0; blk--) {
-      const t0 = blk * rows;
-      const n = Math.min(rows, L - t0);
+    forEachTimeBlock(L, rows, true, (t0, n) => {
       const from = (b * L + t0) * E;
       const count = n * E;
-      put(logDecay, from, count, lAt, T);
-      put(h, from, count, hAt, T);
-      put(gOut, from, count, gAt, T);
+      putSlots(inputs, from, count, T);
       if (t0 > 0) put(h, from - E, E, beforeAt, T);
       else if (h0 !== null) put(h0, b * E, E, beforeAt, T);
       else T.fill(0, beforeAt / S, beforeAt / S + E);
-      if (gLogDecay !== null) put(gLogDecay, from, count, glAt, T);
-      if (gX !== null) put(gX, from, count, gxAt, T);
+      putSlots(grads, from, count, T);
       kernel(n, E, lAt, hAt, beforeAt, gAt, glAt, gxAt, carryAt);
-      if (gLogDecay !== null) take(gLogDecay, from, count, glAt, T);
-      if (gX !== null) take(gX, from, count, gxAt, T);
-    }
+      takeSlots(grads, from, count, T);
+    });
     if (gH0 !== null) for (let e = 0; e < E; e++) gH0[b * E + e] += f64[c0 + e];
   }
   return true;
@@ -407,16 +378,16 @@ export function glaForwardWasm(o: FloatArray, states: Float64Array | null, q: Fl
   if (B * L * H === 0) return true;
   const S = o.BYTES_PER_ELEMENT;
   const HKV = H * K * V;
-  reset();
-  const workAt = alloc(w.glaWorkBytes(Q, K, V));
-  const stateAt = alloc(HKV * 8);
-  const qAt = alloc(Q * H * K * S);
-  const kAt = alloc(Q * H * K * S);
-  const gAt = alloc(Q * H * K * S);
-  const vAt = alloc(Q * H * V * S);
-  const oAt = alloc(Q * H * V * S);
-  commit(w);
-  const T = viewOf(S);
+  const lay = new WasmLayout(base, ALIGN);
+  const workAt = lay.take(w.glaWorkBytes(Q, K, V));
+  const stateAt = lay.take(HKV * 8);
+  const kInputs = slotsOf(lay, Q * H * K * S, [q, k, logDecay]);
+  const [[, qAt], [, kAt], [, gAt]] = kInputs;
+  const vAt = lay.take(Q * H * V * S);
+  const oAt = lay.take(Q * H * V * S);
+  views.ensure(w.memory, lay.top);
+  const { f64 } = views;
+  const T = views.floats(S);
   const kernel = S === 8 ? w.gla_forward_f64 : w.gla_forward_f32;
   for (let b = 0; b < B; b++) {
     for (let c = 0; c < chunks; c++) {
@@ -424,9 +395,7 @@ export function glaForwardWasm(o: FloatArray, states: Float64Array | null, q: Fl
       const n = Math.min(Q, L - t0);
       const kFrom = (b * L + t0) * H * K;
       const vFrom = (b * L + t0) * H * V;
-      put(q, kFrom, n * H * K, qAt, T);
-      put(k, kFrom, n * H * K, kAt, T);
-      put(logDecay, kFrom, n * H * K, gAt, T);
+      putSlots(kInputs, kFrom, n * H * K, T);
       put(v, vFrom, n * H * V, vAt, T);
       if (states !== null && c > 0) take(states, (b * chunks + c) * HKV, HKV, stateAt, f64);
       kernel(n, H, K, V, c > 0 ? 1 : 0, c + 1 < chunks ? 1 : 0, qAt, kAt, gAt, vAt, oAt, stateAt, workAt);
@@ -453,29 +422,24 @@ export function glaBackwardWasm(
   if (B * L * H === 0) return true;
   const S = go.BYTES_PER_ELEMENT;
   const HKV = H * K * V;
-  reset();
-  const workAt = alloc(w.glaWorkBytes(Q, K, V));
-  const sInAt = alloc(HKV * 8);
-  const dSAt = alloc(HKV * 8);
+  const lay = new WasmLayout(base, ALIGN);
+  const workAt = lay.take(w.glaWorkBytes(Q, K, V));
+  const sInAt = lay.take(HKV * 8);
+  const dSAt = lay.take(HKV * 8);
   const rowsK = Q * H * K * S;
   const rowsV = Q * H * V * S;
-  const qAt = alloc(rowsK);
-  const kAt = alloc(rowsK);
-  const gAt = alloc(rowsK);
-  const gqAt = alloc(rowsK);
-  const gkAt = alloc(rowsK);
-  const ggAt = alloc(rowsK);
-  const vAt = alloc(rowsV);
-  const doAt = alloc(rowsV);
-  const gvAt = alloc(rowsV);
-  commit(w);
-  const T = viewOf(S);
+  const kInputs = slotsOf(lay, rowsK, [q, k, logDecay]);
+  const [[, qAt], [, kAt], [, gAt]] = kInputs;
+  const kGrads = slotsOf(lay, rowsK, [grads.q, grads.k, grads.logDecay]);
+  const [[, gqAt], [, gkAt], [, ggAt]] = kGrads;
+  const vInputs = slotsOf(lay, rowsV, [v, go]);
+  const [[, vAt], [, doAt]] = vInputs;
+  const vGrads = slotsOf(lay, rowsV, [grads.v]);
+  const [[, gvAt]] = vGrads;
+  views.ensure(w.memory, lay.top);
+  const { f64 } = views;
+  const T = views.floats(S);
   const kernel = S === 8 ? w.gla_backward_f64 : w.gla_backward_f32;
-  const kGrads: [FloatArray | null, Ptr][] = [
-    [grads.q, gqAt],
-    [grads.k, gkAt],
-    [grads.logDecay, ggAt],
-  ];
   for (let b = 0; b < B; b++) {
     f64.fill(0, dSAt / 8, dSAt / 8 + HKV);
     for (let c = chunks - 1; c >= 0; c--) {
@@ -485,17 +449,14 @@ export function glaBackwardWasm(
       const vFrom = (b * L + t0) * H * V;
       const nK = n * H * K;
       const nV = n * H * V;
-      put(q, kFrom, nK, qAt, T);
-      put(k, kFrom, nK, kAt, T);
-      put(logDecay, kFrom, nK, gAt, T);
-      put(v, vFrom, nV, vAt, T);
-      put(go, vFrom, nV, doAt, T);
+      putSlots(kInputs, kFrom, nK, T);
+      putSlots(vInputs, vFrom, nV, T);
       if (c > 0) put(states, (b * chunks + c) * HKV, HKV, sInAt, f64);
-      for (const [g, at] of kGrads) if (g !== null) put(g, kFrom, nK, at, T);
-      if (grads.v !== null) put(grads.v, vFrom, nV, gvAt, T);
+      putSlots(kGrads, kFrom, nK, T);
+      putSlots(vGrads, vFrom, nV, T);
       kernel(n, H, K, V, c > 0 ? 1 : 0, c + 1 < chunks ? 1 : 0, qAt, kAt, gAt, vAt, doAt, gqAt, gkAt, ggAt, gvAt, sInAt, dSAt, workAt);
-      for (const [g, at] of kGrads) if (g !== null) take(g, kFrom, nK, at, T);
-      if (grads.v !== null) take(grads.v, vFrom, nV, gvAt, T);
+      takeSlots(kGrads, kFrom, nK, T);
+      takeSlots(vGrads, vFrom, nV, T);
     }
   }
   return true;
@@ -507,10 +468,11 @@ export function glaBackwardWasm(
 export function rnnWasmMath(fn: 0 | 1 | 2, x: Float64Array): Float64Array | null {
   const w = rnnModule.get();
   if (w === null) return null;
-  reset();
-  const src = alloc(x.length * 8);
-  const dst = alloc(x.length * 8);
-  commit(w);
+  const lay = new WasmLayout(base, ALIGN);
+  const src = lay.take(x.length * 8);
+  const dst = lay.take(x.length * 8);
+  views.ensure(w.memory, lay.top);
+  const { f64 } = views;
   put(x, 0, x.length, src, f64);
   w.math_f64(fn, src, dst, x.length);
   const out = new Float64Array(x.length);
@@ -525,12 +487,13 @@ export function rnnWasmMath(fn: 0 | 1 | 2, x: Float64Array): Float64Array | null
 export function rnnWasmGemm64(variant: 'NN' | 'TN' | 'NT', M: number, N: number, K: number, A: Float64Array, B: Float64Array, C: Float64Array): boolean {
   const w = rnnModule.get();
   if (w === null) return false;
-  reset();
-  const aAt = alloc(A.length * 8);
-  const bAt = alloc(B.length * 8);
-  const cAt = alloc(C.length * 8);
-  const packAt = alloc(B.length * 8);
-  commit(w);
+  const lay = new WasmLayout(base, ALIGN);
+  const aAt = lay.take(A.length * 8);
+  const bAt = lay.take(B.length * 8);
+  const cAt = lay.take(C.length * 8);
+  const packAt = lay.take(B.length * 8);
+  views.ensure(w.memory, lay.top);
+  const { f64 } = views;
   put(A, 0, A.length, aAt, f64);
   put(B, 0, B.length, bAt, f64);
   put(C, 0, C.length, cAt, f64);

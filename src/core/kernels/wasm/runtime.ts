@@ -3,8 +3,10 @@
  * fixed-width SIMD), base64 decoding of the embedded bytes, and loading — synchronously with
  * `new WebAssembly.Module` (Node, workers); where the runtime refuses synchronous compiles of
  * this size (Chrome's main thread, > 4 KiB), asynchronously, while callers use the JS kernels
- * until it is ready. Pure module: no Node APIs.
+ * until it is ready; and the layout of a call's buffers in a module's memory. Pure module: no
+ * Node APIs.
  */
+import type { FloatArray } from '../../dtype.js';
 
 /** The subset of the WebAssembly JS API used here (the project's lib has no DOM typings). */
 export interface WasmMemory {
@@ -135,4 +137,53 @@ export class EmbeddedWasm<Exports> {
 export function ensureWasmMemory(memory: WasmMemory, bytes: number): void {
   const have = memory.buffer.byteLength;
   if (bytes > have) memory.grow(Math.ceil((bytes - have) / WASM_PAGE));
+}
+
+/** x rounded up to a multiple of m. */
+export function alignUp(x: number, m: number): number {
+  return Math.ceil(x / m) * m;
+}
+
+/**
+ * Bump allocation of one call's buffers in a module's memory: regions handed out from `base`
+ * (rounded up to `align`), each starting on an `align`-byte boundary. `top` is the first byte
+ * after the last region (what the memory must hold).
+ */
+export class WasmLayout {
+  top: number;
+  constructor(base: number, private readonly align = 64) {
+    this.top = alignUp(base, align);
+  }
+
+  /** Reserves `bytes` and returns the region's byte address. */
+  take(bytes: number): number {
+    const at = this.top;
+    this.top = alignUp(at + bytes, this.align);
+    return at;
+  }
+}
+
+/**
+ * Typed views over a module's whole memory, rebuilt only when growing the memory replaced
+ * its buffer: `ensure` before any copy of a call, then read the views.
+ */
+export class WasmViews {
+  f32 = new Float32Array(0);
+  f64 = new Float64Array(0);
+  u16 = new Uint16Array(0);
+
+  /** Grows `memory` to at least `bytes` and refreshes the views. */
+  ensure(memory: WasmMemory, bytes: number): void {
+    ensureWasmMemory(memory, bytes);
+    if (this.f64.buffer !== memory.buffer) {
+      this.f32 = new Float32Array(memory.buffer);
+      this.f64 = new Float64Array(memory.buffer);
+      this.u16 = new Uint16Array(memory.buffer);
+    }
+  }
+
+  /** The view of elements of `bytes` bytes: float64 for 8, float32 for 4. */
+  floats(bytes: number): FloatArray {
+    return bytes === 8 ? this.f64 : this.f32;
+  }
 }
