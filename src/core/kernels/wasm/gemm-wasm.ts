@@ -26,7 +26,7 @@ import type { FloatArray } from '../../dtype.js';
 import { isHalfArray } from '../../stored-weight.js';
 import type { GemmOperand, HalfArray } from '../../stored-weight.js';
 import { GEMM_WASM_BASE64 } from './gemm-binary.js';
-import { EmbeddedWasm, ensureWasmMemory, simdSupported } from './runtime.js';
+import { EmbeddedWasm, WasmViews, alignUp, simdSupported } from './runtime.js';
 import type { WasmMemory } from './runtime.js';
 
 type GemmFn = (version: number, transA: number, transB: number, m: number, n: number, k: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, work: number) => void;
@@ -60,8 +60,8 @@ let scratch = 0;
 let scratchEnd = 0;
 
 const gemmModule = new EmbeddedWasm<GemmExports>(GEMM_WASM_BASE64, (w) => {
-  scratch = Math.ceil(w.heapBase() / 64) * 64;
-  scratchEnd = Math.ceil((scratch + w.workBytes()) / 64) * 64;
+  scratch = alignUp(w.heapBase(), 64);
+  scratchEnd = alignUp(scratch + w.workBytes(), 64);
 });
 
 /** The embedded module's bytes. */
@@ -93,19 +93,8 @@ export function setOperandBudget(bytes: number): number {
   return old;
 }
 
-let f32: Float32Array = new Float32Array(0);
-let f64: Float64Array = new Float64Array(0);
-let u16: Uint16Array = new Uint16Array(0);
-
-/** Ensures `bytes` of memory and returns views that are valid for this call. */
-function ensureMemory(w: GemmExports, bytes: number): void {
-  ensureWasmMemory(w.memory, bytes);
-  if (f32.buffer !== w.memory.buffer) {
-    f32 = new Float32Array(w.memory.buffer);
-    f64 = new Float64Array(w.memory.buffer);
-    u16 = new Uint16Array(w.memory.buffer);
-  }
-}
+/** Views over the module's memory (refreshed by `views.ensure` before a call's copies). */
+const views = new WasmViews();
 
 /** Copies the rows×cols block at src[off], row stride ld, to dst[at] with row stride cols. */
 function copyIn<T extends FloatArray | Uint16Array>(dst: T, at: number, src: T, off: number, rows: number, cols: number, ld: number): void {
@@ -118,7 +107,7 @@ function copyIn<T extends FloatArray | Uint16Array>(dst: T, at: number, src: T, 
  * writes them to byte `to` as float32 or float64.
  */
 function copyInHalf(w: GemmExports, to: number, double: boolean, bits: number, src: HalfArray, off: number, rows: number, cols: number, ld: number): void {
-  copyIn(u16, bits / 2, src.bits, off, rows, cols, ld);
+  copyIn(views.u16, bits / 2, src.bits, off, rows, cols, ld);
   w.widen16(src.format === 'bf16' ? 0 : 1, double ? 1 : 0, bits, to, rows * cols);
 }
 
@@ -133,9 +122,9 @@ export function widenHalfWasm(src: HalfArray, off: number, dst: FloatArray, at: 
   const S = double ? 8 : 4;
   const chunk = 1 << 20;
   const out = scratchEnd;
-  const bits = roundUp(out + chunk * S, 64);
-  ensureMemory(w, bits + chunk * 2);
-  const view: FloatArray = double ? f64 : f32;
+  const bits = alignUp(out + chunk * S, 64);
+  views.ensure(w.memory, bits + chunk * 2);
+  const view: FloatArray = double ? views.f64 : views.f32;
   for (let i = 0; i < n; i += chunk) {
     const m = Math.min(chunk, n - i);
     copyInHalf(w, out, double, bits, src, off + i, 1, m, m);
@@ -150,7 +139,6 @@ function copyOut(dst: FloatArray, off: number, ld: number, src: FloatArray, at: 
   else for (let r = 0; r < rows; r++) dst.set(src.subarray(at + r * cols, at + (r + 1) * cols), off + r * ld);
 }
 
-const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 
 /** Chunk sizes chosen by chunking() (module state, so that no array is allocated per call). */
 let mC = 0;
@@ -170,11 +158,11 @@ function chunking(M: number, N: number, K: number, S: number): void {
   kC = K;
   const MIN = 192;
   while ((mC * kC + nC * kC + mC * nC) * S > operandBudget) {
-    if (nC >= mC && nC >= kC && nC > MIN) nC = roundUp(Math.ceil(nC / 2), MIN);
-    else if (mC >= kC && mC > MIN) mC = roundUp(Math.ceil(mC / 2), MIN);
-    else if (kC > DEPTH_BLOCK) kC = roundUp(Math.ceil(kC / 2), DEPTH_BLOCK);
-    else if (nC > MIN) nC = roundUp(Math.ceil(nC / 2), MIN);
-    else if (mC > MIN) mC = roundUp(Math.ceil(mC / 2), MIN);
+    if (nC >= mC && nC >= kC && nC > MIN) nC = alignUp(Math.ceil(nC / 2), MIN);
+    else if (mC >= kC && mC > MIN) mC = alignUp(Math.ceil(mC / 2), MIN);
+    else if (kC > DEPTH_BLOCK) kC = alignUp(Math.ceil(kC / 2), DEPTH_BLOCK);
+    else if (nC > MIN) nC = alignUp(Math.ceil(nC / 2), MIN);
+    else if (mC > MIN) mC = alignUp(Math.ceil(mC / 2), MIN);
     else break;
   }
   mC = Math.min(mC, M);
@@ -205,13 +193,13 @@ export function gemmWasmStrided(variant: GemmVariant, M: number, N: number, K: n
   chunking(M, N, K, S);
   // Layout after the kernels' scratch: A chunk | B chunk | C chunk, 64-byte aligned.
   const aAt = scratchEnd;
-  const bAt = roundUp(aAt + mC * kC * S, 64);
-  const cAt = roundUp(bAt + nC * kC * S, 64);
+  const bAt = alignUp(aAt + mC * kC * S, 64);
+  const cAt = alignUp(bAt + nC * kC * S, 64);
   const half = isHalfArray(B) ? B : null;
   // A 16-bit B chunk is copied here, then widened into the B chunk.
-  const hAt = roundUp(cAt + mC * nC * S, 64);
-  ensureMemory(w, half === null ? cAt + mC * nC * S : hAt + nC * kC * 2);
-  const view: FloatArray = double ? f64 : f32;
+  const hAt = alignUp(cAt + mC * nC * S, 64);
+  views.ensure(w.memory, half === null ? cAt + mC * nC * S : hAt + nC * kC * 2);
+  const view: FloatArray = double ? views.f64 : views.f32;
   const kernel = double ? w.gemm_f64 : w.gemm_f32;
   const gemv = variant === 'NT' && M <= GEMV_MAX_M && version === WASM_GEMM_LATEST ? (double ? w.gemvNT_f64 : w.gemvNT_f32) : null;
   const transA = variant === 'TN' ? 1 : 0;

@@ -25,7 +25,7 @@ import type { FloatArray } from '../../dtype.js';
 import { defineTask, isShared, parallelExecutor, shareable, sharedFloatArray } from '../../parallel.js';
 import type { Range } from '../../parallel.js';
 import { IMPLICIT_WASM_BASE64 } from './implicit-binary.js';
-import { EmbeddedWasm, ensureWasmMemory } from './runtime.js';
+import { EmbeddedWasm, WasmLayout, WasmViews } from './runtime.js';
 import type { WasmMemory } from './runtime.js';
 
 interface ImplicitExports {
@@ -315,18 +315,22 @@ function entriesByCore(entries: readonly FusedEntry[]): Map<number, FusedEntry[]
   return byCore;
 }
 
-/** A bump allocator of 16-byte aligned float64 slots in module memory. */
+/** The runtime's bump layout counted in float64 elements: take(elements) returns a 16-byte aligned byte address. */
 class Layout {
-  top: number;
+  private readonly bytes: WasmLayout;
   constructor(base: number) {
-    this.top = Math.ceil(base / 16) * 16;
+    this.bytes = new WasmLayout(base, 16);
+  }
+  get top(): number {
+    return this.bytes.top;
   }
   take(elements: number): number {
-    const at = this.top;
-    this.top += Math.ceil((elements * 8) / 16) * 16;
-    return at;
+    return this.bytes.take(elements * 8);
   }
 }
+
+/** Views over the module's memory (refreshed by `views.ensure` before a call's copies). */
+const views = new WasmViews();
 
 function entryElements(layer: FusedLayer, e: FusedEntry): number {
   const L = layer.length;
@@ -393,8 +397,8 @@ export function runFused(layer: FusedLayer, b: number, entries: readonly FusedEn
   const groupSlots: { c: number; bt: number }[] = [];
   if (core.kind === 'ssd') for (let g = 0; g < core.groups; g++) groupSlots.push({ c: layout.take(L * core.N), bt: layout.take(L * core.N) });
   const chunkBase = layout.top;
-  ensureWasmMemory(w.memory, chunkBase + Math.max(0, ...chunkElements) * 8 + 64);
-  const heap = new Float64Array(w.memory.buffer);
+  views.ensure(w.memory, chunkBase + Math.max(0, ...chunkElements) * 8 + 64);
+  const heap = views.f64;
   const view = (ptr: number, n: number) => heap.subarray(ptr / 8, ptr / 8 + n);
 
   if (core.kind === 'ssd') {
@@ -525,8 +529,8 @@ export function wasmCoreMatrix(core: KernelCore, L: number, b: number, k: number
   const group = core.kind === 'ssd' ? { c: layout.take(L * core.N), bt: layout.take(L * core.N) } : null;
   const scales = layout.take(T);
   const slots = allocateCore(layout, core, L, N);
-  ensureWasmMemory(w.memory, layout.top + 64);
-  const heap = new Float64Array(w.memory.buffer);
+  views.ensure(w.memory, layout.top + 64);
+  const heap = views.f64;
   const view = (ptr: number, n: number) => heap.subarray(ptr / 8, ptr / 8 + n);
   fillSlots(core, L, b, k, slots, view);
   if (core.kind === 'ssd') fillGroup(core, L, b, Math.floor(k / (core.heads / core.groups)), view(group!.c, L * core.N), view(group!.bt, L * core.N));

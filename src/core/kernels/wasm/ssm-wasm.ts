@@ -19,7 +19,7 @@
  */
 import type { FloatArray } from '../../dtype.js';
 import { SSM_WASM_BASE64 } from './ssm-binary.js';
-import { EmbeddedWasm, ensureWasmMemory } from './runtime.js';
+import { EmbeddedWasm, WasmLayout, WasmViews, alignUp } from './runtime.js';
 import type { WasmMemory } from './runtime.js';
 
 type ScanForwardFn = (T: number, Dp: number, N: number, u: number, dt: number, At: number, bm: number, cm: number, ds: number, h: number, y: number) => void;
@@ -54,7 +54,7 @@ interface SsmExports {
 let heapStart = 0;
 
 const ssmModule = new EmbeddedWasm<SsmExports>(SSM_WASM_BASE64, (w) => {
-  heapStart = Math.ceil(w.heapBase() / 64) * 64;
+  heapStart = alignUp(w.heapBase(), 64);
 });
 
 /** The embedded module's bytes. */
@@ -74,33 +74,12 @@ export function ssmWasmUnavailableReason(): string {
 
 // ---- memory -------------------------------------------------------------------------------
 
-let f32 = new Float32Array(0);
-let f64 = new Float64Array(0);
-
-/** The float64 view of the module's memory (valid after a `view` call of this call). */
-function view64(): Float64Array {
-  return f64;
-}
-
-/** Byte layout of one call: regions handed out from the heap base, 64-byte aligned. */
-class Layout {
-  end = heapStart;
-  /** A region of `count` elements of `bytesPer` bytes; returns its byte address. */
-  take(count: number, bytesPer: number): number {
-    const at = this.end;
-    this.end = Math.ceil((at + count * bytesPer) / 64) * 64;
-    return at;
-  }
-}
+const views = new WasmViews();
 
 /** Grows the module's memory to `bytes` and returns the view of the call's element type. */
 function view(w: SsmExports, bytes: number, double: boolean): FloatArray {
-  ensureWasmMemory(w.memory, bytes);
-  if (f32.buffer !== w.memory.buffer) {
-    f32 = new Float32Array(w.memory.buffer);
-    f64 = new Float64Array(w.memory.buffer);
-  }
-  return double ? f64 : f32;
+  views.ensure(w.memory, bytes);
+  return double ? views.f64 : views.f32;
 }
 
 /**
@@ -136,16 +115,21 @@ function gradIn(dst: FloatArray, at: number, src: FloatArray | null, off: number
   else rowsIn(dst, at, src, off, rows, cols, ld);
 }
 
+/** rowsOut into an accumulator, skipped when the gradient is not wanted (null). */
+function gradOut(dst: FloatArray | null, off: number, src: FloatArray, at: number, rows: number, cols: number, ld: number): void {
+  if (dst !== null) rowsOut(dst, off, src, at, rows, cols, ld);
+}
+
 /** e^x lane-wise by the kernels' routine (tests): x of length divisible by the lanes. */
 export function expWasm(x: FloatArray): FloatArray | null {
   const w = ssmModule.get();
   if (w === null) return null;
   const double = x instanceof Float64Array;
   const S = double ? 8 : 4;
-  const lay = new Layout();
-  const src = lay.take(x.length, S);
-  const dst = lay.take(x.length, S);
-  const mem = view(w, lay.end, double);
+  const lay = new WasmLayout(heapStart);
+  const src = lay.take(x.length * S);
+  const dst = lay.take(x.length * S);
+  const mem = view(w, lay.top, double);
   mem.set(x, src / S);
   (double ? w.exp_f64 : w.exp_f32)(x.length, src, dst);
   return mem.slice(dst / S, dst / S + x.length);
@@ -196,15 +180,15 @@ function scanCommon(dims: ScanDims, double: boolean) {
   const S = double ? 8 : 4;
   const Dp = paddedChannels(dims.D, double);
   const T = Math.min(SCAN_CHUNK, Math.max(dims.L, 1));
-  const lay = new Layout();
+  const lay = new WasmLayout(heapStart);
   const at = {
-    At: lay.take(Dp * dims.N, S),
-    ds: lay.take(Dp, S),
-    h: lay.take(Dp * dims.N, S),
-    u: lay.take(T * Dp, S),
-    dt: lay.take(T * Dp, S),
-    bm: lay.take(T * dims.N, S),
-    cm: lay.take(T * dims.N, S),
+    At: lay.take(Dp * dims.N * S),
+    ds: lay.take(Dp * S),
+    h: lay.take(Dp * dims.N * S),
+    u: lay.take(T * Dp * S),
+    dt: lay.take(T * Dp * S),
+    bm: lay.take(T * dims.N * S),
+    cm: lay.take(T * dims.N * S),
   };
   return { S, Dp, T, lay, at, V: 16 / S, chunks: Math.ceil(dims.L / SCAN_CHUNK) };
 }
@@ -221,8 +205,8 @@ export function selectiveScanForwardWasm(y: FloatArray, checkpoints: FloatArray 
   const { B, L, D, N } = dims;
   const double = y instanceof Float64Array;
   const { S, Dp, T, lay, at, V, chunks } = scanCommon(dims, double);
-  const yAt = lay.take(T * Dp, S);
-  const mem = view(w, lay.end, double);
+  const yAt = lay.take(T * Dp * S);
+  const mem = view(w, lay.top, double);
   const e = (byte: number) => byte / S;
   blockA(mem, e(at.At), A, D, Dp, N, V);
   rowsIn(mem, e(at.ds), Dskip, 0, 1, D, Dp);
@@ -259,17 +243,17 @@ export function selectiveScanBackwardWasm(grads: readonly (FloatArray | null)[],
   const double = gy instanceof Float64Array;
   const { S, Dp, T, lay, at, V, chunks } = scanCommon(dims, double);
   const more = {
-    gy: lay.take(T * Dp, S),
-    adj: lay.take(Dp * N, S),
-    gu: lay.take(T * Dp, S),
-    gdt: lay.take(T * Dp, S),
-    gA: lay.take(Dp * N, S),
-    gD: lay.take(Dp, S),
-    gb: lay.take(T * N, S),
-    gc: lay.take(T * N, S),
-    work: lay.take(w.scanWorkBytes(T, N), 1),
+    gy: lay.take(T * Dp * S),
+    adj: lay.take(Dp * N * S),
+    gu: lay.take(T * Dp * S),
+    gdt: lay.take(T * Dp * S),
+    gA: lay.take(Dp * N * S),
+    gD: lay.take(Dp * S),
+    gb: lay.take(T * N * S),
+    gc: lay.take(T * N * S),
+    work: lay.take(w.scanWorkBytes(T, N)),
   };
-  const mem = view(w, lay.end, double);
+  const mem = view(w, lay.top, double);
   const e = (byte: number) => byte / S;
   const DpN = Dp * N;
   blockA(mem, e(at.At), A, D, Dp, N, V);
@@ -294,10 +278,10 @@ export function selectiveScanBackwardWasm(grads: readonly (FloatArray | null)[],
       gradIn(mem, e(more.gb), gB, row * N, n, N, N);
       gradIn(mem, e(more.gc), gC, row * N, n, N, N);
       kernel(n, Dp, N, at.u, at.dt, at.At, at.bm, at.cm, at.ds, at.h, more.gy, more.adj, more.gu, more.gdt, more.gA, more.gD, more.gb, more.gc, more.work);
-      if (gu !== null) rowsOut(gu, row * D, mem, e(more.gu), n, D, Dp);
-      if (gDelta !== null) rowsOut(gDelta, row * D, mem, e(more.gdt), n, D, Dp);
-      if (gB !== null) gB.set(mem.subarray(e(more.gb), e(more.gb) + n * N), row * N);
-      if (gC !== null) gC.set(mem.subarray(e(more.gc), e(more.gc) + n * N), row * N);
+      gradOut(gu, row * D, mem, e(more.gu), n, D, Dp);
+      gradOut(gDelta, row * D, mem, e(more.gdt), n, D, Dp);
+      gradOut(gB, row * N, mem, e(more.gb), n, N, N);
+      gradOut(gC, row * N, mem, e(more.gc), n, N, N);
     }
   }
   if (gA !== null) {
@@ -336,15 +320,15 @@ export function ssdStatesLength({ B, chunks, Hd, P, N }: SsdKernelDims): number 
 function ssdCommon(dims: SsdKernelDims, double: boolean) {
   const S = double ? 8 : 4;
   const { Q, Hd, P, G, N } = dims;
-  const lay = new Layout();
+  const lay = new WasmLayout(heapStart);
   const at = {
-    A: lay.take(Hd, S),
-    dsk: lay.take(Hd, S),
-    S: lay.take(Hd * N * P, S),
-    x: lay.take(Q * Hd * P, S),
-    dt: lay.take(Q * Hd, S),
-    bm: lay.take(Q * G * N, S),
-    cm: lay.take(Q * G * N, S),
+    A: lay.take(Hd * S),
+    dsk: lay.take(Hd * S),
+    S: lay.take(Hd * N * P * S),
+    x: lay.take(Q * Hd * P * S),
+    dt: lay.take(Q * Hd * S),
+    bm: lay.take(Q * G * N * S),
+    cm: lay.take(Q * G * N * S),
   };
   return { S, lay, at };
 }
@@ -360,9 +344,9 @@ export function ssdForwardWasm(y: FloatArray, states: FloatArray | null, inputs:
   const { B, L, Hd, P, G, N, Q, chunks } = dims;
   const double = y instanceof Float64Array;
   const { S, lay, at } = ssdCommon(dims, double);
-  const yAt = lay.take(Q * Hd * P, S);
-  const work = lay.take(w.ssdWorkBytes(Q, P, N), 1);
-  const mem = view(w, lay.end, double);
+  const yAt = lay.take(Q * Hd * P * S);
+  const work = lay.take(w.ssdWorkBytes(Q, P, N));
+  const mem = view(w, lay.top, double);
   const e = (byte: number) => byte / S;
   mem.set(A, e(at.A));
   mem.set(Dskip, e(at.dsk));
@@ -402,17 +386,17 @@ export function ssdBackwardWasm(grads: readonly (FloatArray | null)[], gy: Float
   const { S, lay, at } = ssdCommon(dims, double);
   const HNP = Hd * N * P;
   const more = {
-    dS: lay.take(HNP, S),
-    gy: lay.take(Q * Hd * P, S),
-    gx: lay.take(Q * Hd * P, S),
-    gdt: lay.take(Q * Hd, S),
-    gb: lay.take(Q * G * N, S),
-    gc: lay.take(Q * G * N, S),
-    gA: lay.take(Hd, S),
-    gD: lay.take(Hd, S),
-    work: lay.take(w.ssdWorkBytes(Q, P, N), 1),
+    dS: lay.take(HNP * S),
+    gy: lay.take(Q * Hd * P * S),
+    gx: lay.take(Q * Hd * P * S),
+    gdt: lay.take(Q * Hd * S),
+    gb: lay.take(Q * G * N * S),
+    gc: lay.take(Q * G * N * S),
+    gA: lay.take(Hd * S),
+    gD: lay.take(Hd * S),
+    work: lay.take(w.ssdWorkBytes(Q, P, N)),
   };
-  const mem = view(w, lay.end, double);
+  const mem = view(w, lay.top, double);
   const e = (byte: number) => byte / S;
   mem.set(A, e(at.A));
   mem.set(Dskip, e(at.dsk));
@@ -438,10 +422,10 @@ export function ssdBackwardWasm(grads: readonly (FloatArray | null)[], gy: Float
       gradIn(mem, e(more.gb), gB, row * gRow, n, gRow, gRow);
       gradIn(mem, e(more.gc), gC, row * gRow, n, gRow, gRow);
       kernel(n, Hd, P, G, N, at.x, at.dt, at.A, at.bm, at.cm, at.dsk, at.S, more.dS, more.gy, more.gx, more.gdt, more.gA, more.gb, more.gc, more.gD, c > 0 ? 1 : 0, c + 1 < chunks ? 1 : 0, more.work);
-      if (gx !== null) gx.set(mem.subarray(e(more.gx), e(more.gx) + n * xRow), row * xRow);
-      if (gdt !== null) gdt.set(mem.subarray(e(more.gdt), e(more.gdt) + n * Hd), row * Hd);
-      if (gB !== null) gB.set(mem.subarray(e(more.gb), e(more.gb) + n * gRow), row * gRow);
-      if (gC !== null) gC.set(mem.subarray(e(more.gc), e(more.gc) + n * gRow), row * gRow);
+      gradOut(gx, row * xRow, mem, e(more.gx), n, xRow, xRow);
+      gradOut(gdt, row * Hd, mem, e(more.gdt), n, Hd, Hd);
+      gradOut(gB, row * gRow, mem, e(more.gb), n, gRow, gRow);
+      gradOut(gC, row * gRow, mem, e(more.gc), n, gRow, gRow);
     }
   }
   if (gA !== null) for (let h = 0; h < Hd; h++) gA[h] += mem[e(more.gA) + h];
@@ -461,18 +445,18 @@ export function selectiveScanStepWasm(y: FloatArray, state: Float64Array, inputs
   const [u, delta, A, Bm, Cm, Dskip] = inputs;
   const double = y instanceof Float64Array;
   const S = double ? 8 : 4;
-  const lay = new Layout();
+  const lay = new WasmLayout(heapStart);
   const at = {
-    A: lay.take(D * N, S),
-    ds: lay.take(D, S),
-    u: lay.take(B * D, S),
-    dt: lay.take(B * D, S),
-    bm: lay.take(B * N, S),
-    cm: lay.take(B * N, S),
-    y: lay.take(B * D, S),
-    h: lay.take(B * D * N, 8),
+    A: lay.take(D * N * S),
+    ds: lay.take(D * S),
+    u: lay.take(B * D * S),
+    dt: lay.take(B * D * S),
+    bm: lay.take(B * N * S),
+    cm: lay.take(B * N * S),
+    y: lay.take(B * D * S),
+    h: lay.take(B * D * N * 8),
   };
-  const mem = view(w, lay.end, double);
+  const mem = view(w, lay.top, double);
   const e = (byte: number) => byte / S;
   mem.set(A, e(at.A));
   mem.set(Dskip, e(at.ds));
@@ -480,7 +464,7 @@ export function selectiveScanStepWasm(y: FloatArray, state: Float64Array, inputs
   mem.set(delta, e(at.dt));
   mem.set(Bm, e(at.bm));
   mem.set(Cm, e(at.cm));
-  const h = view64();
+  const h = views.f64;
   h.set(state, at.h / 8);
   const kernel = double ? w.scan_step_f64 : w.scan_step_f32;
   for (let b = 0; b < B; b++) {
@@ -501,18 +485,18 @@ export function ssdStepWasm(y: FloatArray, state: FloatArray, inputs: SsdKernelI
   const [x, dt, A, Bm, Cm, Dskip] = inputs;
   const double = y instanceof Float64Array;
   const S = double ? 8 : 4;
-  const lay = new Layout();
+  const lay = new WasmLayout(heapStart);
   const at = {
-    A: lay.take(Hd, S),
-    dsk: lay.take(Hd, S),
-    x: lay.take(B * Hd * P, S),
-    dt: lay.take(B * Hd, S),
-    bm: lay.take(B * G * N, S),
-    cm: lay.take(B * G * N, S),
-    y: lay.take(B * Hd * P, S),
-    S: lay.take(B * Hd * P * N, S),
+    A: lay.take(Hd * S),
+    dsk: lay.take(Hd * S),
+    x: lay.take(B * Hd * P * S),
+    dt: lay.take(B * Hd * S),
+    bm: lay.take(B * G * N * S),
+    cm: lay.take(B * G * N * S),
+    y: lay.take(B * Hd * P * S),
+    S: lay.take(B * Hd * P * N * S),
   };
-  const mem = view(w, lay.end, double);
+  const mem = view(w, lay.top, double);
   const e = (byte: number) => byte / S;
   mem.set(A, e(at.A));
   mem.set(Dskip, e(at.dsk));
