@@ -4,13 +4,13 @@
  * into non-zero C, chunked copies, NaN/Inf, the dispatcher and IATTN_KERNELS, and the committed
  * binary against its source.
  */
-import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FloatArray } from '../../src/core/dtype.js';
 import { gemmBackend, gemmNN, gemmNNReference, gemmNT, gemmNTReference, gemmTN, gemmTNReference, setGemmBackend } from '../../src/core/kernels/gemm.js';
 import { GEMM_WASM_COMPILER_VERSION, GEMM_WASM_SHA256, GEMM_WASM_SOURCE_SHA256 } from '../../src/core/kernels/wasm/gemm-binary.js';
 import { gemmWasm, gemmWasmBytes, type GemmVariant, setOperandBudget, simdSupported, WASM_GEMM_LATEST, WASM_GEMM_VERSIONS } from '../../src/core/kernels/wasm/gemm-wasm.js';
-import { bytesHash, compileWasm, sourceHash } from '../../scripts/build-wasm.js';
+import { describeWasmArtefact } from '../helpers/wasm-artefact.js';
+import { randomArray, rng } from '../helpers/random-arrays.js';
 
 type Gemm = (M: number, N: number, K: number, A: FloatArray, aOff: number, B: FloatArray, bOff: number, C: FloatArray, cOff: number) => void;
 const REFERENCE: Record<GemmVariant, Gemm> = { NT: gemmNTReference, NN: gemmNNReference, TN: gemmTNReference };
@@ -24,24 +24,6 @@ const SIZES = [1, 3, 7, 17, 33, 65, 257];
 const ROWS = [1, 2, 3, 7, 17, 33, 65, 257];
 const OFF = { a: 3, b: 5, c: 7 };
 const PAD = 4;
-
-/** Deterministic uniform [-1, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-
-function randomArray(dtype: (typeof DTYPES)[number], n: number, next: () => number): FloatArray {
-  const a = dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = next();
-  return a;
-}
 
 interface Problem {
   M: number;
@@ -284,21 +266,11 @@ describe('gemm dispatch', () => {
   });
 });
 
-describe('committed WASM artefact', () => {
-  it('records the hash of the current kernel source (a stale binary is detected)', () => {
-    expect(sourceHash(GEMM_WASM_COMPILER_VERSION), 'assembly/ changed since the last `npm run build:wasm`').toBe(GEMM_WASM_SOURCE_SHA256);
-    expect(bytesHash(gemmWasmBytes())).toBe(GEMM_WASM_SHA256);
-  });
-
-  const installed = (() => {
-    try {
-      return (createRequire(import.meta.url)('assemblyscript/package.json') as { version: string }).version;
-    } catch {
-      return null;
-    }
-  })();
-  it.skipIf(installed !== GEMM_WASM_COMPILER_VERSION)('is byte-identical to a fresh build (same compiler version)', async () => {
-    const { bytes } = await compileWasm();
-    expect(bytesHash(bytes)).toBe(GEMM_WASM_SHA256);
-  });
+describeWasmArtefact('committed WASM artefact', {
+  name: 'gemm',
+  sources: 'assembly/',
+  compilerVersion: GEMM_WASM_COMPILER_VERSION,
+  sourceSha256: GEMM_WASM_SOURCE_SHA256,
+  sha256: GEMM_WASM_SHA256,
+  bytes: gemmWasmBytes,
 });

@@ -22,27 +22,10 @@ import { isShared, parallelThreads } from '../../src/core/parallel.js';
 import { noGrad, Random } from '../../src/core/index.js';
 import { numberToBf16, numberToF16 } from '../../src/io/half.js';
 import { exitWorker, scaleChannels, throwAt } from './parallel-tasks.js';
+import { randomArray, rng } from '../helpers/random-arrays.js';
 
 type Gemm = (M: number, N: number, K: number, A: FloatArray, aOff: number, B: GemmOperand, bOff: number, C: FloatArray, cOff: number) => void;
 const GEMM: Record<GemmVariant, Gemm> = { NT: gemmNT, NN: gemmNN, TN: gemmTN };
-
-/** Deterministic uniform [-1, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
-}
-
-function randomArray(dtype: 'float32' | 'float64', n: number, next: () => number): FloatArray {
-  const a = dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = next();
-  return a;
-}
 
 /** Indices where two arrays differ bit for bit (NaN equals NaN). */
 function mismatches(a: FloatArray, b: FloatArray): number {

@@ -6,7 +6,6 @@
  * exact bias, odd band heights and forced chunking, extremes, NaN, the fallbacks, and the
  * committed binary against its source.
  */
-import { createRequire } from 'node:module';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as F from '../../src/core/index.js';
 import type { DType, Tensor } from '../../src/core/index.js';
@@ -28,7 +27,7 @@ import { mamba2Decomposition } from '../../src/implicit/families/mamba2.js';
 import { rglruDecomposition } from '../../src/implicit/families/rglru.js';
 import { rwkvDecomposition } from '../../src/implicit/families/rwkv.js';
 import type { RecurrentBlock } from '../../src/models/recurrent-gemma.js';
-import { bytesHash, compileWasm, sourceHash } from '../../scripts/build-wasm.js';
+import { describeWasmArtefact } from '../helpers/wasm-artefact.js';
 
 const BATCH = 2;
 const LENGTHS = [1, 7, 33, 100];
@@ -333,21 +332,11 @@ describe('fallbacks', () => {
   });
 });
 
-describe('committed implicit WASM artefact', () => {
-  it('records the hash of the current kernel source (a stale binary is detected)', () => {
-    expect(sourceHash(IMPLICIT_WASM_COMPILER_VERSION, 'implicit'), 'assembly/implicit.ts changed since the last `npm run build:wasm`').toBe(IMPLICIT_WASM_SOURCE_SHA256);
-    expect(bytesHash(implicitWasmBytes())).toBe(IMPLICIT_WASM_SHA256);
-  });
-
-  const installed = (() => {
-    try {
-      return (createRequire(import.meta.url)('assemblyscript/package.json') as { version: string }).version;
-    } catch {
-      return null;
-    }
-  })();
-  it.skipIf(installed !== IMPLICIT_WASM_COMPILER_VERSION)('is byte-identical to a fresh build (same compiler version)', async () => {
-    const { bytes } = await compileWasm('implicit');
-    expect(bytesHash(bytes)).toBe(IMPLICIT_WASM_SHA256);
-  });
+describeWasmArtefact('committed implicit WASM artefact', {
+  name: 'implicit',
+  sources: 'assembly/implicit.ts',
+  compilerVersion: IMPLICIT_WASM_COMPILER_VERSION,
+  sourceSha256: IMPLICIT_WASM_SOURCE_SHA256,
+  sha256: IMPLICIT_WASM_SHA256,
+  bytes: implicitWasmBytes,
 });

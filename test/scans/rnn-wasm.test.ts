@@ -6,7 +6,6 @@
  * float64 upstream gradient on float32 tensors, recurrent state carried across calls; the
  * module's vector exp/expm1/log and float64 products; the committed binary against its source.
  */
-import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as F from '../../src/core/index.js';
 import { Random, Tensor } from '../../src/core/index.js';
@@ -20,8 +19,8 @@ import { gatedLinearAttention, gatedLinearAttentionStep } from '../../src/scans/
 import { hgrnScan } from '../../src/scans/hgrn.js';
 import { rglru } from '../../src/scans/rglru.js';
 import { wkv, wkvState, wkvStep } from '../../src/scans/wkv.js';
-import { bytesHash, compileWasm, sourceHash } from '../../scripts/build-wasm.js';
 import { relativeError } from '../helpers/ops.js';
+import { describeWasmArtefact } from '../helpers/wasm-artefact.js';
 
 /** max|wasm − js| / max|js| per tensor: float64 agrees to rounding, float32 to float32 rounding. */
 const RTOL: Record<DType, number> = { float64: 1e-12, float32: 5e-6 };
@@ -337,21 +336,11 @@ describe('WASM recurrences unavailable', () => {
   });
 });
 
-describe('committed WASM artefact (rnn)', () => {
-  it('records the hash of the current kernel sources (a stale binary is detected)', () => {
-    expect(sourceHash(RNN_WASM_COMPILER_VERSION, 'rnn'), 'assembly/rnn*.ts changed since the last `npm run build:wasm`').toBe(RNN_WASM_SOURCE_SHA256);
-    expect(bytesHash(rnnWasmBytes())).toBe(RNN_WASM_SHA256);
-  });
-
-  const installed = (() => {
-    try {
-      return (createRequire(import.meta.url)('assemblyscript/package.json') as { version: string }).version;
-    } catch {
-      return null;
-    }
-  })();
-  it.skipIf(installed !== RNN_WASM_COMPILER_VERSION)('is byte-identical to a fresh build (same compiler version)', async () => {
-    const { bytes } = await compileWasm('rnn');
-    expect(bytesHash(bytes)).toBe(RNN_WASM_SHA256);
-  });
+describeWasmArtefact('committed WASM artefact (rnn)', {
+  name: 'rnn',
+  sources: 'assembly/rnn*.ts',
+  compilerVersion: RNN_WASM_COMPILER_VERSION,
+  sourceSha256: RNN_WASM_SOURCE_SHA256,
+  sha256: RNN_WASM_SHA256,
+  bytes: rnnWasmBytes,
 });

@@ -4,7 +4,6 @@
  * outputs and the gradient of every input, float32 and float64, odd sizes, several time chunks,
  * extreme decays; the vector exp against Math.exp; the switch; the committed binary.
  */
-import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as F from '../../src/core/index.js';
 import { Random, Tensor } from '../../src/core/index.js';
@@ -16,8 +15,8 @@ import { expWasm, SCAN_CHUNK, ssmWasmBytes, ssmWasmReady } from '../../src/core/
 import { simdSupported } from '../../src/core/kernels/wasm/runtime.js';
 import { selectiveScan, selectiveScanState, selectiveScanStep } from '../../src/scans/selective-scan.js';
 import { ssd, ssdStep } from '../../src/scans/ssd.js';
-import { bytesHash, compileWasm, sourceHash } from '../../scripts/build-wasm.js';
 import { relativeError } from '../helpers/ops.js';
+import { describeWasmArtefact } from '../helpers/wasm-artefact.js';
 
 type Op = (...inputs: Tensor[]) => Tensor;
 
@@ -313,21 +312,11 @@ describe('kernel switch', () => {
   });
 });
 
-describe('committed WASM artefact (ssm)', () => {
-  it('records the hash of the current kernel source (a stale binary is detected)', () => {
-    expect(sourceHash(SSM_WASM_COMPILER_VERSION, 'ssm'), 'assembly/ssm.ts changed since the last `npm run build:wasm`').toBe(SSM_WASM_SOURCE_SHA256);
-    expect(bytesHash(ssmWasmBytes())).toBe(SSM_WASM_SHA256);
-  });
-
-  const installed = (() => {
-    try {
-      return (createRequire(import.meta.url)('assemblyscript/package.json') as { version: string }).version;
-    } catch {
-      return null;
-    }
-  })();
-  it.skipIf(installed !== SSM_WASM_COMPILER_VERSION)('is byte-identical to a fresh build (same compiler version)', async () => {
-    const { bytes } = await compileWasm('ssm');
-    expect(bytesHash(bytes)).toBe(SSM_WASM_SHA256);
-  });
+describeWasmArtefact('committed WASM artefact (ssm)', {
+  name: 'ssm',
+  sources: 'assembly/ssm.ts',
+  compilerVersion: SSM_WASM_COMPILER_VERSION,
+  sourceSha256: SSM_WASM_SOURCE_SHA256,
+  sha256: SSM_WASM_SHA256,
+  bytes: ssmWasmBytes,
 });
