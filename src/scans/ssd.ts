@@ -31,22 +31,13 @@ import { allocate, dtypeOf, shapeString, ShapeError } from '../core/dtype.js';
 import type { DType, FloatArray } from '../core/dtype.js';
 import { gemmBackend, gemmNN, gemmNT, gemmTN } from '../core/kernels/gemm.js';
 import { ssdBackwardWasm, ssdForwardWasm, ssdStatesLength, ssdStepWasm, ssmWasmReady } from '../core/kernels/wasm/ssm-wasm.js';
-import type { SsdKernelInputs } from '../core/kernels/wasm/ssm-wasm.js';
+import type { SsdKernelDims, SsdKernelInputs } from '../core/kernels/wasm/ssm-wasm.js';
 import { commonDType, expectShape, isGradEnabled, record, Tensor } from '../core/tensor.js';
 
 /** The default chunk length Q (HF `chunk_size`). */
 export const DEFAULT_CHUNK_SIZE = 256;
 
-interface SsdDims {
-  B: number;
-  L: number;
-  Hd: number;
-  P: number;
-  G: number;
-  N: number;
-  /** Chunk length and number of chunks. */
-  Q: number;
-  chunks: number;
+interface SsdDims extends SsdKernelDims {
   headsPerGroup: number;
 }
 

@@ -1,34 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as F from '../../src/core/index.js';
 import { Random, ShapeError, Tensor } from '../../src/core/index.js';
-import type { DType } from '../../src/core/index.js';
 import { ssd, ssdStep } from '../../src/scans/ssd.js';
 import { ssdReference } from '../../src/scans/ssd.reference.js';
-import { expectGradients, randn, relativeError } from '../helpers/ops.js';
-
-const NAMES = ['x', 'dt', 'A', 'Bm', 'Cm', 'Dskip'] as const;
-
-interface Sizes {
-  B: number;
-  L: number;
-  Hd: number;
-  P: number;
-  G: number;
-  N: number;
-}
-
-/** Random SSD inputs in Mamba-2's ranges: dt > 0 (softplus), A < 0 (−exp(A_log)). */
-function makeInputs(rng: Random, { B, L, Hd, P, G, N }: Sizes, dtype: DType = 'float64', dtScale = 1): Tensor[] {
-  const cast = (t: Tensor) => F.noGrad(() => F.cast(t, dtype));
-  return [
-    randn(rng, [B, L, Hd, P]),
-    rng.uniform([B, L, Hd], 0.05 * dtScale, 1.0 * dtScale, 'float64'),
-    rng.uniform([Hd], -1.5, -0.1, 'float64'),
-    randn(rng, [B, L, G, N], 0.7),
-    randn(rng, [B, L, G, N], 0.7),
-    randn(rng, [Hd]),
-  ].map(cast);
-}
+import { expectGradients, relativeError } from '../helpers/ops.js';
+import type { SsdShape } from '../../src/core/kernels/wasm/ssm-wasm.js';
+import { SSD_NAMES, ssdInputs } from '../helpers/ssd.js';
 
 /** Output and the gradient of Σ w ⊙ y for every input, w a fixed random weighting. */
 function valueAndGradients(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): { y: Tensor; grads: Float64Array[] } {
@@ -39,12 +16,12 @@ function valueAndGradients(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]
   return { y, grads: leaves.map((t) => Float64Array.from(t.grad!)) };
 }
 
-function expectMatchesReference(sizes: Sizes, chunkSize: number, rng: Random, rtol = 1e-12): void {
-  const inputs = makeInputs(rng, sizes);
+function expectMatchesReference(sizes: SsdShape, chunkSize: number, rng: Random, rtol = 1e-12): void {
+  const inputs = ssdInputs(rng, sizes);
   const fused = valueAndGradients((...a) => ssd(a[0], a[1], a[2], a[3], a[4], a[5], chunkSize), inputs);
   const reference = valueAndGradients((...a) => ssdReference(a[0], a[1], a[2], a[3], a[4], a[5]), inputs);
   expect(relativeError(fused.y.data, reference.y.data), 'y').toBeLessThan(rtol);
-  NAMES.forEach((name, i) => expect(relativeError(fused.grads[i], reference.grads[i]), `d${name}`).toBeLessThan(rtol));
+  SSD_NAMES.forEach((name, i) => expect(relativeError(fused.grads[i], reference.grads[i]), `d${name}`).toBeLessThan(rtol));
 }
 
 describe('ssd: chunked state-space duality scan', () => {
@@ -64,19 +41,19 @@ describe('ssd: chunked state-space duality scan', () => {
   });
 
   it('gradients of every input pass finite differences (float64, 3 chunks)', () => {
-    const inputs = makeInputs(rng, { B: 2, L: 7, Hd: 4, P: 2, G: 2, N: 3 });
-    expectGradients((x, dt, A, Bm, Cm, D) => ssd(x, dt, A, Bm, Cm, D, 3), inputs, { names: [...NAMES] });
+    const inputs = ssdInputs(rng, { B: 2, L: 7, Hd: 4, P: 2, G: 2, N: 3 });
+    expectGradients((x, dt, A, Bm, Cm, D) => ssd(x, dt, A, Bm, Cm, D, 3), inputs, { names: [...SSD_NAMES] });
   });
 
   it('stays finite and exact over long sequences with strong decay (no positive exponent)', () => {
     // A·Σdt reaches about −6000 over the sequence: a naive exp(−cumsum) would overflow.
     const sizes = { B: 1, L: 300, Hd: 2, P: 2, G: 1, N: 3 };
-    const inputs = makeInputs(rng, sizes, 'float64', 20);
+    const inputs = ssdInputs(rng, sizes, 'float64', 20);
     const fused = valueAndGradients((...a) => ssd(a[0], a[1], a[2], a[3], a[4], a[5], 64), inputs);
     const reference = valueAndGradients((...a) => ssdReference(a[0], a[1], a[2], a[3], a[4], a[5]), inputs);
     expect(fused.y.data.every(Number.isFinite)).toBe(true);
     expect(relativeError(fused.y.data, reference.y.data)).toBeLessThan(1e-12);
-    NAMES.forEach((name, i) => {
+    SSD_NAMES.forEach((name, i) => {
       expect(fused.grads[i].every(Number.isFinite), `d${name} finite`).toBe(true);
       expect(relativeError(fused.grads[i], reference.grads[i]), `d${name}`).toBeLessThan(1e-11);
     });
@@ -84,7 +61,7 @@ describe('ssd: chunked state-space duality scan', () => {
 
   it('is causal even for non-finite inputs: a NaN at step s reaches outputs t ≥ s only', () => {
     const sizes = { B: 1, L: 13, Hd: 2, P: 3, G: 1, N: 4 };
-    const [x, dt, A, Bm, Cm, D] = makeInputs(rng, sizes);
+    const [x, dt, A, Bm, Cm, D] = ssdInputs(rng, sizes);
     const clean = F.noGrad(() => ssd(x, dt, A, Bm, Cm, D, 8));
     const s = 6;
     const poisoned = [x, Bm].map((t) => new Tensor(t.data.slice(), t.shape));
@@ -99,7 +76,7 @@ describe('ssd: chunked state-space duality scan', () => {
 
   it('float32 agrees with float64', () => {
     const sizes = { B: 2, L: 37, Hd: 4, P: 8, G: 2, N: 6 };
-    const inputs = makeInputs(rng, sizes);
+    const inputs = ssdInputs(rng, sizes);
     const y64 = F.noGrad(() => ssd(inputs[0], inputs[1], inputs[2], inputs[3], inputs[4], inputs[5], 16));
     const f32 = inputs.map((t) => F.cast(t, 'float32'));
     const y32 = F.noGrad(() => ssd(f32[0], f32[1], f32[2], f32[3], f32[4], f32[5], 16));
@@ -109,7 +86,7 @@ describe('ssd: chunked state-space duality scan', () => {
 
   it('the step form, token by token from a zero state, equals the parallel scan', () => {
     const sizes = { B: 2, L: 9, Hd: 4, P: 3, G: 2, N: 5 };
-    const [x, dt, A, Bm, Cm, D] = makeInputs(rng, sizes);
+    const [x, dt, A, Bm, Cm, D] = ssdInputs(rng, sizes);
     const parallel = F.noGrad(() => ssd(x, dt, A, Bm, Cm, D, 4));
     const state = Tensor.zeros([2, 4, 3, 5], 'float64');
     const at = (t: Tensor, s: number) => F.reshape(F.slice(t, 1, s, s + 1), [t.shape[0], ...t.shape.slice(2)]);
@@ -120,7 +97,7 @@ describe('ssd: chunked state-space duality scan', () => {
   });
 
   it('names the argument on shape errors', () => {
-    const [x, dt, A, Bm, Cm, D] = makeInputs(rng, { B: 1, L: 5, Hd: 4, P: 2, G: 2, N: 3 });
+    const [x, dt, A, Bm, Cm, D] = ssdInputs(rng, { B: 1, L: 5, Hd: 4, P: 2, G: 2, N: 3 });
     expect(() => ssd(x, dt, A, Bm, F.slice(Cm, 3, 0, 2), D)).toThrow(/Cm should have shape \[1, 5, 2, 3\]/);
     expect(() => ssd(x, dt, F.slice(A, 0, 0, 3), Bm, Cm, D)).toThrow(ShapeError);
     expect(() => ssd(x, dt, A, Bm, Cm, D, 0)).toThrow(/chunk size/);

@@ -17,6 +17,8 @@ import { selectiveScan, selectiveScanState, selectiveScanStep } from '../../src/
 import { ssd, ssdStep } from '../../src/scans/ssd.js';
 import { relativeError } from '../helpers/ops.js';
 import { describeWasmArtefact } from '../helpers/wasm-artefact.js';
+import type { SsdShape } from '../../src/core/kernels/wasm/ssm-wasm.js';
+import { SSD_NAMES, ssdInputs } from '../helpers/ssd.js';
 
 type Op = (...inputs: Tensor[]) => Tensor;
 
@@ -72,29 +74,8 @@ function scanInputs(rng: Random, B: number, L: number, D: number, N: number, dty
 
 const scanOp: Op = (u, delta, A, Bm, Cm, D) => selectiveScan(u, delta, A, Bm, Cm, D);
 
-const SSD_NAMES = ['x', 'dt', 'A', 'Bm', 'Cm', 'Dskip'] as const;
-
-interface SsdSizes {
-  B: number;
-  L: number;
-  Hd: number;
-  P: number;
-  G: number;
-  N: number;
-  Q: number;
-}
-
-/** SSD inputs in Mamba-2's ranges: dt > 0, A < 0. */
-function ssdInputs(rng: Random, { B, L, Hd, P, G, N }: SsdSizes, dtype: DType, dtScale = 1): Tensor[] {
-  return [
-    rng.tensor([B, L, Hd, P], 'float64'),
-    rng.uniform([B, L, Hd], 0.05 * dtScale, dtScale, 'float64'),
-    rng.uniform([Hd], -1.5, -0.1, 'float64'),
-    rng.tensor([B, L, G, N], 'float64', 0.7),
-    rng.tensor([B, L, G, N], 'float64', 0.7),
-    rng.tensor([Hd], 'float64'),
-  ].map((t) => F.noGrad(() => F.cast(t, dtype)));
-}
+/** An SSD shape and its chunk length. */
+type SsdSizes = SsdShape & { Q: number };
 
 const ssdOp = (Q: number): Op => (x, dt, A, Bm, Cm, D) => ssd(x, dt, A, Bm, Cm, D, Q);
 
@@ -285,7 +266,7 @@ describe('kernel switch', () => {
     };
     expect(fresh.gemm.gemmBackend()).toBe('js');
     const scanIn = scanInputs(new Random(7), 1, 9, 5, 3, 'float32');
-    const ssdIn = ssdInputs(new Random(8), { B: 1, L: 9, Hd: 2, P: 4, G: 1, N: 3, Q: 4 }, 'float32');
+    const ssdIn = ssdInputs(new Random(8), { B: 1, L: 9, Hd: 2, P: 4, G: 1, N: 3 }, 'float32');
     const viaEnv = {
       scan: F.noGrad(() => fresh.scan(scanIn[0], scanIn[1], scanIn[2], scanIn[3], scanIn[4], scanIn[5])).data,
       ssd: F.noGrad(() => fresh.ssd(ssdIn[0], ssdIn[1], ssdIn[2], ssdIn[3], ssdIn[4], ssdIn[5], 4)).data,

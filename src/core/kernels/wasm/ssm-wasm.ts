@@ -297,14 +297,18 @@ export function selectiveScanBackwardWasm(grads: readonly (FloatArray | null)[],
 
 // ---- SSD ----------------------------------------------------------------------------------
 
-/** Sizes of an SSD scan (as in src/scans/ssd.ts): chunk length Q, `chunks` of them. */
-export interface SsdKernelDims {
+/** Sizes of an SSD problem: x [B, L, Hd, P], dt [B, L, Hd], B_t, C_t [B, L, G, N]. */
+export interface SsdShape {
   B: number;
   L: number;
   Hd: number;
   P: number;
   G: number;
   N: number;
+}
+
+/** Sizes of an SSD scan (as in src/scans/ssd.ts): chunk length Q, `chunks` of them. */
+export interface SsdKernelDims extends SsdShape {
   Q: number;
   chunks: number;
 }
