@@ -32,20 +32,13 @@
 import { allocate, commonDType, expectRank, expectShape, isGradEnabled, record, ShapeError, shapeString, Tensor } from '../core/index.js';
 import type { FloatArray } from '../core/index.js';
 import { glaBackwardWasm, glaForwardWasm, rnnWasmEnabled } from '../core/kernels/wasm/rnn-wasm.js';
+import type { GlaWasmDims } from '../core/kernels/wasm/rnn-wasm.js';
 
 /** Chunk length Q of the parallel form (fla's chunk size). */
 export const DEFAULT_CHUNK_SIZE = 64;
 
-interface GlaDims {
-  B: number;
-  L: number;
-  H: number;
-  K: number;
-  V: number;
-  /** Chunk length and number of chunks. */
-  Q: number;
-  chunks: number;
-}
+/** Sizes of a call: q, k, γ [B, L, H, K], v, o [B, L, H, V]; chunk length Q, `chunks` of them. */
+type GlaDims = GlaWasmDims;
 
 interface GlaInputs {
   q: FloatArray;
