@@ -11,7 +11,7 @@ import { formatMean, markdownTable } from '../evaluate/report.js';
 import type { PerturbationDocument } from '../evaluate/report.js';
 
 export interface PerturbationGroup {
-  key: 'lm' | 'classifier' | 'fixture';
+  key: 'lm' | 'classifier' | 'shipped' | 'fixture';
   /** Heading of the group's table. */
   title: string;
   /** Short column name in the overview. */
@@ -29,13 +29,17 @@ export function clearlyAbove(a: MeanWithError, b: MeanWithError): boolean {
 }
 
 function groupKey(d: PerturbationDocument): PerturbationGroup['key'] {
-  if (d.model.objective === 'classify') return 'classifier';
-  return d.model.dir.replace(/\\/g, '/').startsWith('test/fixtures/') ? 'fixture' : 'lm';
+  const dir = d.model.dir.replace(/\\/g, '/');
+  if (dir.startsWith('test/fixtures/')) return 'fixture';
+  // models/eval/* are the per-family evaluation models; anything else (models/classifier) is a shipped model.
+  if (!dir.startsWith('models/eval/')) return 'shipped';
+  return d.model.objective === 'classify' ? 'classifier' : 'lm';
 }
 
 const GROUPS: Array<Omit<PerturbationGroup, 'docs'>> = [
   { key: 'lm', title: 'Austen language models trained here (one per family, same recipe)', label: 'LMs' },
   { key: 'classifier', title: 'Which-novel classifiers (one per family)', label: 'classifiers' },
+  { key: 'shipped', title: 'The shipped default models', label: 'shipped' },
   { key: 'fixture', title: 'PyTorch-trained language models of the test fixtures', label: 'fixture LMs' },
 ];
 
@@ -60,7 +64,7 @@ export function overviewColumn(g: PerturbationGroup): { header: string; cells: M
     const d = g.docs[0];
     const best = Math.max(...d.methods.map((m) => m.deltaAF.mean));
     return {
-      header: `ΔA^F ${familyName(d.model.modelType)} ${g.key === 'classifier' ? 'classifier' : 'LM'}${g.key === 'fixture' ? ' (fixture)' : ''} ↑`,
+      header: `ΔA^F ${familyName(d.model.modelType)} ${d.model.objective === 'classify' ? 'classifier' : 'LM'}${g.key === 'fixture' ? ' (fixture)' : g.key === 'shipped' ? ` (${d.model.dir})` : ''} ↑`,
       cells: new Map(d.methods.map((m) => [m.method, m.deltaAF.mean === best ? `**${formatMean(m.deltaAF, 2)}**` : formatMean(m.deltaAF, 2)])),
     };
   }
