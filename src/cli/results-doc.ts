@@ -310,7 +310,7 @@ export function buildResults(outDir: string, docsDir: string): string {
   const tasks = [...new Set(groundTruth.map((g) => g.doc.task.name))];
   if (tasks.length > 0) {
     lines.push(
-      'Each family is trained from scratch in TypeScript on each task (tiny configs: hidden 64, 2 layers — Griffin 3 — with a 32-id vocabulary). ' +
+      'Each family is trained from scratch in TypeScript on each task (tiny configs: hidden 64, 2 layers — Griffin 3 — with a 32-id vocabulary, unless its command below says otherwise). ' +
         'A model counts as having learned a task at ≥ 90 % accuracy on a fresh seeded set of examples; a model below that is listed with its accuracy and **excluded** from the attribution tables. ' +
         "The explained output is the label's logit at the last position on the correctly answered examples; relevance is scored over the positions before it (the query token at the explained position is left out).",
       '',
