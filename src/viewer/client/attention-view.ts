@@ -13,9 +13,9 @@ import { matrixScale } from './colors.ts';
 import { clear, el, formatValue } from './dom.ts';
 import { fileSafe, savePng } from './export.ts';
 import type { MatrixData, PlotGeometry, RowsGeometry } from './heatmap.ts';
-import { cellSpan, drawFocus, drawRows, drawThumbnail, hitCell, hitRow } from './heatmap.ts';
+import { cellSpan, drawFocus, drawRows, drawThumbnail, hitCell, hitRow, sizeCanvas } from './heatmap.ts';
 import type { Input, Settings } from './pane.ts';
-import { legend, sizeStrip } from './strips.ts';
+import { legend } from './strips.ts';
 import { hideTooltip, showTooltip } from './tooltip.ts';
 
 /** What the pictures are of: a model, its input and the analysis of it. */
@@ -239,7 +239,7 @@ export class AttentionView {
       canvas,
       el('span', { class: 'thumb-range', text: 'computing…' }),
     );
-    sizeStrip(canvas, THUMB, THUMB);
+    sizeCanvas(canvas, THUMB, THUMB);
     card.addEventListener('click', () => void this.selectLayer(layer));
     return card;
   }

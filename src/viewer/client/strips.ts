@@ -9,6 +9,7 @@ import { tokenLabel, visibleToken } from '../../viz/text.ts';
 import type { ColorScale } from './colors.ts';
 import { colorOf, cssColor, gradientCss, relevanceScale, textOn } from './colors.ts';
 import { clear, el, formatValue } from './dom.ts';
+import { sizeCanvas } from './heatmap.ts';
 import { hideTooltip, showTooltip } from './tooltip.ts';
 
 export interface StripsView {
@@ -83,7 +84,7 @@ function methodStrip(v: StripsView, method: string, scores: number[], width: num
   const a = v.analysis;
   const position = a.target.position;
   const canvas = el('canvas', { class: 'method-strip' });
-  const ctx = sizeStrip(canvas, width, 16);
+  const ctx = sizeCanvas(canvas, width, 16);
   const scale = relevanceScale(scores, position);
   const cell = width / scores.length;
   for (let i = 0; i < scores.length; i++) {
@@ -104,23 +105,11 @@ function methodStrip(v: StripsView, method: string, scores: number[], width: num
   return canvas;
 }
 
-/** Sizes a canvas for `w`×`h` CSS pixels at the screen's density; the context draws in CSS pixels. */
-export function sizeStrip(canvas: HTMLCanvasElement, w: number, h: number): CanvasRenderingContext2D {
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
-  canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
-  const ctx = canvas.getContext('2d')!;
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  return ctx;
-}
-
 /** The input tokens written at an angle above the method strips, one per column (short inputs). */
 function tokenHeader(tokens: readonly string[], width: number, position: number): HTMLCanvasElement {
   const canvas = el('canvas', { class: 'token-header' });
   const height = 70;
-  const ctx = sizeStrip(canvas, width, height);
+  const ctx = sizeCanvas(canvas, width, height);
   const cell = width / tokens.length;
   const fontPx = Math.max(8, Math.min(11, cell * 0.9));
   ctx.font = `${fontPx}px ui-monospace, SFMono-Regular, Menlo, monospace`;
