@@ -9,13 +9,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerEvaluate } from '../../src/cli/commands/evaluate.js';
 import { CliError } from '../../src/cli/errors.js';
 import { taskTokenizerJson } from '../../src/evaluate/tasks.js';
 import { initModel } from '../../src/models/index.js';
 import { architectureConfig, getTask, startRun, taskSource, train, trainSettings } from '../../src/train/index.js';
+import { runInProcess } from '../helpers/cli.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 const LM = fixturePath('trained', 'mamba2');
@@ -23,20 +23,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let tmp = '';
 
 async function run(args: string[]): Promise<string> {
-  const program = new Command('iattn').exitOverride();
-  registerEvaluate(program);
-  for (const command of program.commands) command.exitOverride();
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'iattn', 'evaluate', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
+  return runInProcess(registerEvaluate, ['evaluate', ...args]);
 }
 
 const OUTPUTS = ['results.json', 'results.md', 'curves.svg', 'curves.png'];

@@ -9,11 +9,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command } from 'commander';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { registerExplain } from '../../src/cli/commands/explain.js';
 import { CliError } from '../../src/cli/errors.js';
 import { METHOD_NAMES } from '../../src/explain/registry.js';
+import { runInProcess } from '../helpers/cli.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 const MODEL = fixturePath('trained', 'mamba2');
@@ -21,20 +21,7 @@ const TEXT = 'Emma Woodhouse, handsome, clever, and rich'; // 9 tokens
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 async function run(args: string[]): Promise<string> {
-  const program = new Command('iattn').exitOverride();
-  registerExplain(program);
-  for (const command of program.commands) command.exitOverride();
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'iattn', 'explain', '--model', MODEL, ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
+  return runInProcess(registerExplain, ['explain', '--model', MODEL, ...args]);
 }
 
 const savedTty = process.stdout.isTTY;
