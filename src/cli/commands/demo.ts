@@ -34,16 +34,16 @@ interface DemoOptions extends ModelOptions {
   out: string;
   color: boolean;
   json?: boolean;
-  /** The which-novel classifier folder, or false (--no-classifier). */
-  classifier: string | false;
+  /** The which-novel classifier folder (undefined: the embedded one), or false (--no-classifier). */
+  classifier?: string | false;
 }
 
 export function registerDemo(program: Command): void {
-  addModelOptions(program.command('demo').description('the main job on the embedded default model: predict, explain with every method, draw the implicit attention, write an HTML report'))
+  addModelOptions(program.command('demo').description('the main job on the embedded default model: predict, explain with every method, draw the implicit attention, say which Austen novel the prompt comes from (the embedded classifier) and why, write an HTML report'))
     .option('--text <text>', 'the prompt', DEMO_PROMPT)
     .option('--out <dir>', 'folder for report.html and attention.png', 'iattn-demo')
     .option('--no-color', 'no terminal colours')
-    .option('--classifier <dir>', 'the classifier that says which novel the prompt comes from (a checkpoint with a classifier head)', DEFAULT_CLASSIFIER_DIR)
+    .option('--classifier <dir>', 'the classifier that says which novel the prompt comes from (a checkpoint with a classifier head); default: the embedded classifier (models/classifier)')
     .option('--no-classifier', 'skip the classification part')
     .option('--json', 'print one JSON document: the prediction, every method\'s scores and the files written')
     .action((options: DemoOptions) => runDemo(options));
@@ -72,7 +72,7 @@ function runDemo(options: DemoOptions): void {
   fs.mkdirSync(options.out, { recursive: true });
   const reportPath = path.join(options.out, 'report.html');
   const imagePath = path.join(options.out, 'attention.png');
-  const classification = options.classifier === false ? null : classify(options.classifier, options, say);
+  const classification = options.classifier === false ? null : classify(options.classifier ?? DEFAULT_CLASSIFIER_DIR, options, say);
 
   writeFileAtomic(
     reportPath,
