@@ -54,6 +54,12 @@ describe('bad input gets one line and a non-zero exit', () => {
     });
   }
 
+  it('a bad IATTN_KERNELS (read while the modules load) is one line and exit 1, not a stack trace', () => {
+    const r = iattn(['--version'], { env: { IATTN_KERNELS: 'fast' } });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe("iattn: IATTN_KERNELS should be 'js', 'wasm' or 'auto', got 'fast'");
+  });
+
   it('a malformed safetensors file', () => {
     const dir = path.join(tmp, 'broken');
     fs.mkdirSync(dir);
