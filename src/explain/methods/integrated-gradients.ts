@@ -7,17 +7,16 @@
  * the integral by the m-point rule of `integrationRule` (m = `steps`, default 32): Gauss–Legendre
  * in ln α over [10⁻¹⁵, 1] plus one point on [0, 10⁻¹⁵]. Why logarithmic: trained gated RNNs
  * normalise and gate their inputs, so f(α·e) can change over many decades of small α (on the
- * fixtures' trained Mamba2 each block amplifies a near-zero input ≈ 1000×, and f(α·e) wanders
- * between 5 and 7 for α in [10⁻¹², 10⁻⁵] while f(0) = 0). Measured honestly, neither this rule
- * nor 32-point Gauss–Legendre on [0, 1] integrates such paths: over the ten evaluation runs
- * measured both ways (docs/results.md) the mean relative completeness error fell on four
- * (e.g. fixture RWKV LM 0.75 → 0.36) and rose on six (e.g. fixture Mamba2 LM 0.72 → 1.45).
- * The error is a property of the zero baseline on these models, not of the quadrature; it is
- * reported with every explanation so that IG's values are not mistaken for a decomposition.
- * The m scaled inputs run as batches of up to 8 sequences.
- * Reports the completeness error
+ * fixtures' trained Mamba2 and the opening of Emma, f(10⁻¹⁵·e) = 9.9 while f(0) = 0, and f
+ * wanders between 2.9 and 10.3 as α grows to 1; `npx tsx scripts/ig-path.ts DIR TEXT` prints
+ * such a path). Neither this rule nor 32-point Gauss–Legendre on [0, 1] integrates such paths:
+ * over the ten evaluation runs made both ways (docs/results-data/ now and at commit 44d9bf9)
+ * the mean relative completeness error fell on four (fixture RWKV LM 0.75 → 0.36) and rose on
+ * six (fixture Mamba2 LM 0.72 → 1.45) — a property of the zero baseline on these models.
+ * The m scaled inputs run as batches of up to 8 sequences. Reports the completeness error
  *   Σ_j relevance_j − (f(e) − f(0)),  f = the target logit,
- * absolute and relative to |f(e) − f(0)|: it measures the quadrature error (and float round-off).
+ * absolute and relative to |f(e) − f(0)|, so that IG's values are not mistaken for a
+ * decomposition of the logit where the rule does not integrate the path.
  */
 import * as F from '../../core/index.js';
 import { Tensor } from '../../core/index.js';
